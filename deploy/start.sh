@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# The start command: ./deploy/start.sh [aicmp serve args]
+# Creates/updates .venv like deploy/test.sh, then runs the server in the foreground
+# (`aicmp serve` upgrades the database schema and seeds an empty database itself).
+set -euo pipefail
+
+# shellcheck source=deploy/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "$AICMP_ROOT"
+
+aicmp_ensure_venv
+exec "$AICMP_VENV/bin/aicmp" serve "$@"

@@ -1,0 +1,29 @@
+"""The engine, wired from settings: database, process registry and runtime in one object."""
+
+from __future__ import annotations
+
+import tasks  # noqa: F401 - importing registers the built-in operators
+from engine import migrate
+from engine.config import Settings
+from engine.db import Database
+from engine.registry import Registry
+from engine.runtime.instances import Runtime
+from tasks.registry import REGISTRY, OperatorRegistry
+
+
+class Engine:
+    """What the API, the CLI and the workers talk to. ``upgrade`` migrates an empty or old schema."""
+
+    def __init__(self, settings: Settings | None = None, *, operators: OperatorRegistry = REGISTRY,
+                 upgrade: bool = True) -> None:
+        self.settings = settings or Settings()
+        self.operators = operators
+        self.db = Database(self.settings.database_url)
+        if upgrade:
+            migrate.upgrade(self.db)
+        self.registry = Registry(self.db, max_bytes=self.settings.max_bpmn_bytes,
+                                 known_operators=operators.names)
+        self.runtime = Runtime(self.db, operators=operators)
+
+    def close(self) -> None:
+        self.db.dispose()

@@ -1,0 +1,168 @@
+"""Process registry: deploy file sets, resolve a key for a tenant, export the exact bytes.
+
+Versions count up per key. A definition is platform-wide (``tenant_id`` NULL) or belongs to one
+tenant, where it shadows the platform's versions of that key and is invisible to all others.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from engine.db import Database
+from engine.errors import Conflict, DeploymentRejected, NotFound
+from engine.models import BpmnFile, Deployment, DeploymentFile, ProcessDefinition
+from engine.spiff.serializer import spec_to_json, specs_to_json
+from engine.spiff.xmlcheck import Finding
+from engine.validation import Validation, validate_files
+
+
+@dataclass(frozen=True)
+class DeployedDefinition:
+    key: str
+    version: int
+    id: int
+    tenant_id: str | None
+    created: bool  # False: identical bytes were deployed before; this is the existing version
+
+
+@dataclass
+class DeploymentResult:
+    deployment_id: int | None
+    definitions: list[DeployedDefinition] = field(default_factory=list)
+    warnings: list[Finding] = field(default_factory=list)
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _content_hash(validation: Validation, bpmn_file: str) -> str:
+    """What makes two deployments of one key identical: its file, its forms and the DMN set."""
+    parts = [bpmn_file, *validation.form_refs.get(bpmn_file, []),
+             *sorted(n for n, k in validation.kinds.items() if k == "dmn")]
+    digest = hashlib.sha256()
+    for name in parts:
+        digest.update(name.encode() + b"\0" + sha256(validation.files[name]).encode() + b"\0")
+    return digest.hexdigest()
+
+
+def _scope(query: Any, tenant_id: str | None) -> Any:
+    column = ProcessDefinition.tenant_id
+    return query.where(column.is_(None) if tenant_id is None else column == tenant_id)
+
+
+def latest_in_scope(session: Session, key: str, tenant_id: str | None) -> ProcessDefinition | None:
+    q = _scope(select(ProcessDefinition).where(ProcessDefinition.key == key), tenant_id)
+    return session.scalars(q.order_by(ProcessDefinition.version.desc()).limit(1)).first()
+
+
+def resolve(session: Session, key: str, tenant_id: str | None) -> ProcessDefinition:
+    """The version a new instance of ``key`` uses inside ``tenant_id``: the tenant's own latest
+    if it has one, else the platform's latest."""
+    found = latest_in_scope(session, key, tenant_id) if tenant_id is not None else None
+    found = found or latest_in_scope(session, key, None)
+    if found is None:
+        raise NotFound(f"no process definition with key {key!r}")
+    return found
+
+
+def visible_definition(session: Session, key: str, version: int, tenant_id: str | None) -> ProcessDefinition:
+    """A definition version the caller may see (platform-wide or its own tenant's)."""
+    row = session.scalars(select(ProcessDefinition).where(
+        ProcessDefinition.key == key, ProcessDefinition.version == version)).first()
+    if row is None or (row.tenant_id is not None and row.tenant_id != tenant_id):
+        raise NotFound(f"no process definition {key!r} version {version}")
+    return row
+
+
+def export_xml(session: Session, definition: ProcessDefinition) -> bytes:
+    """The bytes the designer uploaded, unchanged."""
+    digest = session.scalars(select(DeploymentFile.sha256).where(
+        DeploymentFile.deployment_id == definition.deployment_id,
+        DeploymentFile.filename == definition.filename)).one()
+    return session.get(BpmnFile, digest).content
+
+
+def deployment_file(session: Session, deployment_id: int, filename: str) -> bytes | None:
+    row = session.scalars(select(BpmnFile.content).join(
+        DeploymentFile, DeploymentFile.sha256 == BpmnFile.sha256).where(
+        DeploymentFile.deployment_id == deployment_id, DeploymentFile.filename == filename)).first()
+    return row
+
+
+class Registry:
+    def __init__(self, db: Database, *, max_bytes: int, known_operators: Any = None) -> None:
+        self.db = db
+        self.max_bytes = max_bytes
+        self.known_operators = known_operators  # callable returning names, or None
+
+    def validate(self, files: dict[str, bytes]) -> Validation:
+        names = self.known_operators() if self.known_operators else None
+        return validate_files(files, max_bytes=self.max_bytes, known_operators=names)
+
+    def deploy(self, files: dict[str, bytes], *, tenant_id: str | None = None, actor: str | None = None,
+               name: str = "") -> DeploymentResult:
+        if not files:
+            raise DeploymentRejected("a deployment needs at least one file", errors=[])
+        validation = self.validate(files)
+        if not validation.ok:
+            raise DeploymentRejected(
+                f"deployment rejected: {len(validation.errors)} error(s); first: {validation.errors[0]}",
+                errors=validation.errors)
+        if not validation.processes:
+            raise DeploymentRejected("the deployment holds no executable process", errors=[])
+        for attempt in range(3):
+            try:
+                return self._store(validation, tenant_id, actor, name)
+            except IntegrityError as exc:  # a concurrent deploy took the same version number
+                if attempt == 2:
+                    raise Conflict("another deployment of the same key is in progress; retry") from exc
+        raise AssertionError("unreachable")
+
+    def _store(self, v: Validation, tenant_id: str | None, actor: str | None, name: str) -> DeploymentResult:
+        result = DeploymentResult(None, warnings=v.warnings)
+        with self.db.write() as s:
+            deployment: Deployment | None = None
+            for proc in v.processes:
+                digest = _content_hash(v, proc.file)
+                latest = latest_in_scope(s, proc.key, tenant_id)
+                if latest is not None and latest.content_hash == digest:
+                    result.definitions.append(DeployedDefinition(proc.key, latest.version, latest.id,
+                                                                 tenant_id, created=False))
+                    continue
+                if deployment is None:
+                    deployment = self._new_deployment(s, v, tenant_id, actor, name)
+                version = (s.scalar(select(func.max(ProcessDefinition.version)).where(
+                    ProcessDefinition.key == proc.key)) or 0) + 1
+                row = ProcessDefinition(
+                    key=proc.key, version=version, tenant_id=tenant_id, name=proc.name,
+                    deployment_id=deployment.id, filename=proc.file, parser=proc.parser,
+                    content_hash=digest, spec_json=spec_to_json(proc.parser, proc.spec),
+                    inner_specs_json=specs_to_json(proc.parser, proc.inner_specs),
+                    called_keys=proc.called_keys)
+                s.add(row)
+                s.flush()
+                result.definitions.append(DeployedDefinition(proc.key, version, row.id, tenant_id, created=True))
+            result.deployment_id = deployment.id if deployment else None
+        return result
+
+    def _new_deployment(self, s: Session, v: Validation, tenant_id: str | None, actor: str | None,
+                        name: str) -> Deployment:
+        deployment = Deployment(tenant_id=tenant_id, created_by=actor, name=name,
+                                warnings=[str(w) for w in v.warnings])
+        s.add(deployment)
+        s.flush()
+        for filename, data in v.files.items():
+            digest = sha256(data)
+            if s.get(BpmnFile, digest) is None:
+                s.add(BpmnFile(sha256=digest, size=len(data), content=data))
+                s.flush()
+            s.add(DeploymentFile(deployment_id=deployment.id, filename=filename,
+                                 kind=v.kinds.get(filename, "form"), sha256=digest))
+        return deployment

@@ -1,0 +1,1 @@
+"""Process instances at run time: loading, stepping, saving, history and incidents."""

@@ -1,0 +1,299 @@
+"""Process instances: start, complete tasks, suspend, resume, cancel, retry incidents.
+
+Every mutation runs in one transaction under a per-instance lock: ``SELECT ... FOR UPDATE`` on
+PostgreSQL, and everywhere a version check on save (``UPDATE ... WHERE lock_version = n``),
+so two concurrent completions of one task can never both apply.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+from SpiffWorkflow.bpmn import BpmnWorkflow
+from SpiffWorkflow.exceptions import SpiffWorkflowException
+from SpiffWorkflow.util.task import TaskState
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from engine import clock
+from engine.db import Database
+from engine.errors import Conflict, InvalidInput, NotFound
+from engine.models import Incident, ProcessDefinition, ProcessInstance, TaskHistory
+from engine.registry import resolve
+from engine.runtime import history
+from engine.runtime.services import IncidentNote, ServiceHost, to_json_value
+from engine.runtime.specs import SPECS
+from engine.runtime.steps import advance
+from engine.spiff.script_engine import AicmpScriptEngine
+from engine.spiff.serializer import serializer, state_from_json, state_to_json
+from tasks.registry import REGISTRY, OperatorRegistry
+
+
+class Locking:
+    """Test-only switch: ``Locking.enabled = False`` removes the per-instance lock so the
+    concurrency test can prove it would catch a regression. Never change it elsewhere."""
+
+    enabled = True
+
+
+ACTIVE = ("running", "incident")
+
+
+@dataclass
+class Loaded:
+    """An instance row with its workflow restored and ready to mutate."""
+
+    row: ProcessInstance
+    workflow: BpmnWorkflow
+    kind: str
+    host: ServiceHost
+    before: dict
+
+
+SaveHook = Callable[[Session, Loaded], None]
+
+
+class Runtime:
+    def __init__(self, db: Database, *, operators: OperatorRegistry = REGISTRY,
+                 async_enabled: bool = False) -> None:
+        self.db = db
+        self.operators = operators
+        self.async_enabled = async_enabled
+        self.save_hooks: list[SaveHook] = []  # run inside the save transaction (inbox, timers, ...)
+
+    # -- loading and saving -------------------------------------------------------------
+
+    def _host(self) -> ServiceHost:
+        return ServiceHost(self.operators.get, async_enabled=self.async_enabled)
+
+    def _bind(self, s: Session, definition: ProcessDefinition, tenant_id: str) -> dict[str, int]:
+        """Bind every called key, recursively, to its latest version for this tenant, now."""
+        bound: dict[str, int] = {}
+        pending = list(definition.called_keys)
+        while pending:
+            key = pending.pop()
+            if key in bound or key == definition.key:
+                continue
+            try:
+                called = resolve(s, key, tenant_id)
+            except NotFound as exc:
+                raise Conflict(f"process {definition.key!r} calls {key!r}, which is not deployed") from exc
+            bound[key] = called.id
+            pending.extend(called.called_keys)
+        return bound
+
+    def _specs(self, s: Session, definition_id: int, bound: dict[str, int]) -> tuple[str, Any, dict]:
+        specs = SPECS.specs_for(s, [definition_id, *bound.values()])
+        _key, kind, spec, subprocess_specs = specs[definition_id]
+        subs = dict(subprocess_specs)
+        for called_key, def_id in bound.items():
+            _k, _p, called_spec, called_inner = specs[def_id]
+            subs[called_key] = called_spec
+            subs.update(called_inner)
+        return kind, spec, subs
+
+    def _load(self, s: Session, row: ProcessInstance) -> Loaded:
+        kind, spec, subs = self._specs(s, row.definition_id, row.bound_definitions)
+        host = self._host()
+        wf = state_from_json(kind, row.state_json, spec, subs)
+        wf.script_engine = AicmpScriptEngine(host)
+        return Loaded(row, wf, kind, host, history.snapshot(wf))
+
+    def _locked(self, s: Session, instance_id: str, tenant_id: str | None) -> ProcessInstance:
+        q = select(ProcessInstance).where(ProcessInstance.id == instance_id)
+        if tenant_id is not None:
+            q = q.where(ProcessInstance.tenant_id == tenant_id)
+        if Locking.enabled:
+            q = q.with_for_update()
+        row = s.scalars(q).first()
+        if row is None:
+            raise NotFound(f"no process instance {instance_id}")
+        return row
+
+    def _status(self, s: Session, loaded: Loaded, new_incidents: int) -> str:
+        row = loaded.row
+        if row.status in ("suspended", "cancelled"):
+            return row.status
+        if loaded.workflow.is_completed():
+            return "completed"
+        if new_incidents:
+            return "incident"
+        open_incidents = s.scalar(select(Incident.id).where(
+            Incident.instance_id == row.id, Incident.status == "open").limit(1))
+        return "incident" if open_incidents else "running"
+
+    def _record(self, s: Session, loaded: Loaded, actor: str | None) -> int:
+        row, wf = loaded.row, loaded.workflow
+        for change in history.changes(wf, loaded.before, actor):
+            s.add(TaskHistory(instance_id=row.id, tenant_id=row.tenant_id, **change))
+        notes: list[IncidentNote] = loaded.host.incidents
+        for note in notes:
+            task = note.task
+            s.add(Incident(instance_id=row.id, tenant_id=row.tenant_id,
+                           task_guid=str(task.id) if task is not None else None,
+                           task_spec=task.task_spec.bpmn_id if task is not None else None,
+                           kind=note.kind, error_code=note.error_code, message=note.message[:4000]))
+        return len(notes)
+
+    def _save(self, s: Session, loaded: Loaded, actor: str | None, *, insert: bool = False) -> None:
+        row = loaded.row
+        new_incidents = self._record(s, loaded, actor)
+        status = self._status(s, loaded, new_incidents)
+        now = clock.now()
+        ended = now if status in ("completed", "cancelled") else None
+        state = state_to_json(loaded.kind, loaded.workflow)
+        if insert:
+            row.state_json, row.status, row.updated_at, row.ended_at = state, status, now, ended
+            s.add(row)
+        else:
+            stmt = update(ProcessInstance).where(ProcessInstance.id == row.id)
+            if Locking.enabled:
+                stmt = stmt.where(ProcessInstance.lock_version == row.lock_version)
+            result = s.execute(stmt.values(state_json=state, status=status, updated_at=now, ended_at=ended,
+                                           lock_version=row.lock_version + 1)
+                               .execution_options(synchronize_session=False))
+            if result.rowcount != 1:
+                raise Conflict("the instance changed concurrently; reload it and try again")
+            row.status, row.lock_version, row.ended_at = status, row.lock_version + 1, ended
+        s.flush()
+        for hook in self.save_hooks:
+            hook(s, loaded)
+
+    # -- operations ---------------------------------------------------------------------
+
+    def start(self, key: str, *, tenant_id: str, initiator: str | None = None,
+              business_key: str | None = None, variables: dict[str, Any] | None = None) -> ProcessInstance:
+        try:
+            data = to_json_value(variables or {})
+        except TypeError as exc:
+            raise InvalidInput(f"variables: {exc}") from exc
+        if not isinstance(data, dict):
+            raise InvalidInput("variables must be a JSON object")
+        with self.db.write() as s:
+            definition = resolve(s, key, tenant_id)
+            bound = self._bind(s, definition, tenant_id)
+            kind, spec, subs = self._specs(s, definition.id, bound)
+            host = self._host()
+            wf = BpmnWorkflow(spec, subs, script_engine=AicmpScriptEngine(host))
+            for task in wf.get_tasks(state=TaskState.READY):
+                task.data.update(data)
+            row = ProcessInstance(tenant_id=tenant_id, definition_id=definition.id, process_key=key,
+                                  business_key=business_key, initiator=initiator, status="running",
+                                  bound_definitions=bound, serializer_version=serializer(kind).VERSION,
+                                  lock_version=1, state_json="")
+            loaded = Loaded(row, wf, kind, host, {})
+            advance(wf, kind, host)
+            s.add(row)
+            s.flush()
+            self._save(s, loaded, initiator, insert=True)
+            return row
+
+    def complete_task(self, instance_id: str, task_guid: str, data: dict[str, Any] | None = None, *,
+                      actor: str | None, tenant_id: str | None = None) -> ProcessInstance:
+        try:
+            payload = to_json_value(data or {})
+        except TypeError as exc:
+            raise InvalidInput(f"data: {exc}") from exc
+        with self.db.write() as s:
+            row = self._locked(s, instance_id, tenant_id)
+            if row.status not in ACTIVE:
+                raise Conflict(f"instance is {row.status}")
+            loaded = self._load(s, row)
+            task = self._task(loaded.workflow, task_guid)
+            if task.state != TaskState.READY or not task.task_spec.manual:
+                raise Conflict(f"task {task_guid} is not waiting for input")
+            task.data.update(payload)
+            self._run_task(loaded, task)
+            self._save(s, loaded, actor)
+            return row
+
+    def _run_task(self, loaded: Loaded, task: Any) -> None:
+        try:
+            task.run()
+        except SpiffWorkflowException as exc:
+            loaded.host.incidents.append(IncidentNote(task, "script-error", str(exc)))
+            return
+        advance(loaded.workflow, loaded.kind, loaded.host)
+
+    @staticmethod
+    def _task(workflow: BpmnWorkflow, task_guid: str) -> Any:
+        try:
+            task = workflow.get_task_from_id(UUID(task_guid))
+        except (ValueError, SpiffWorkflowException):
+            task = None
+        if task is None:
+            raise NotFound(f"no task {task_guid} in this instance")
+        return task
+
+    def suspend(self, instance_id: str, *, actor: str | None, tenant_id: str | None = None) -> ProcessInstance:
+        return self._set_status(instance_id, tenant_id, ACTIVE, "suspended")
+
+    def resume(self, instance_id: str, *, actor: str | None, tenant_id: str | None = None) -> ProcessInstance:
+        return self._set_status(instance_id, tenant_id, ("suspended",), None)
+
+    def _set_status(self, instance_id: str, tenant_id: str | None, allowed: tuple[str, ...],
+                    status: str | None) -> ProcessInstance:
+        with self.db.write() as s:
+            row = self._locked(s, instance_id, tenant_id)
+            if row.status not in allowed:
+                raise Conflict(f"instance is {row.status}")
+            if status is None:  # resume: back to whatever its incidents say
+                open_incident = s.scalar(select(Incident.id).where(
+                    Incident.instance_id == row.id, Incident.status == "open").limit(1))
+                status = "incident" if open_incident else "running"
+            stmt = update(ProcessInstance).where(ProcessInstance.id == row.id)
+            if Locking.enabled:
+                stmt = stmt.where(ProcessInstance.lock_version == row.lock_version)
+            if s.execute(stmt.values(status=status, updated_at=clock.now(),
+                                     lock_version=row.lock_version + 1)).rowcount != 1:
+                raise Conflict("the instance changed concurrently; reload it and try again")
+            row.status = status
+            row.lock_version += 1
+            return row
+
+    def cancel(self, instance_id: str, *, actor: str | None, tenant_id: str | None = None) -> ProcessInstance:
+        with self.db.write() as s:
+            row = self._locked(s, instance_id, tenant_id)
+            if row.status in ("completed", "cancelled"):
+                raise Conflict(f"instance is {row.status}")
+            loaded = self._load(s, row)
+            loaded.workflow.cancel()
+            row.status = "cancelled"
+            for incident in s.scalars(select(Incident).where(Incident.instance_id == row.id,
+                                                             Incident.status == "open")):
+                incident.status, incident.resolved_at = "resolved", clock.now()
+            self._save(s, loaded, actor)
+            return row
+
+    def retry_incident(self, incident_id: str, *, actor: str | None,
+                       tenant_id: str | None = None) -> ProcessInstance:
+        """Run the failed task again (after the operator was registered, the script fixed by a new
+        version's data, or the outside system recovered)."""
+        with self.db.write() as s:
+            q = select(Incident).where(Incident.id == incident_id)
+            if tenant_id is not None:
+                q = q.where(Incident.tenant_id == tenant_id)
+            incident = s.scalars(q).first()
+            if incident is None:
+                raise NotFound(f"no incident {incident_id}")
+            if incident.status != "open":
+                raise Conflict("incident is already resolved")
+            row = self._locked(s, incident.instance_id, tenant_id)
+            if row.status == "suspended":
+                raise Conflict("instance is suspended; resume it first")
+            loaded = self._load(s, row)
+            incident.status, incident.resolved_at = "resolved", clock.now()
+            s.flush()
+            task = self._task(loaded.workflow, incident.task_guid) if incident.task_guid else None
+            if task is not None and task.state in (TaskState.STARTED, TaskState.ERROR):
+                if task.state == TaskState.ERROR:
+                    task._set_state(TaskState.READY)
+                if not task.task_spec.manual:
+                    self._run_task(loaded, task)
+            else:
+                advance(loaded.workflow, loaded.kind, loaded.host)
+            self._save(s, loaded, actor)
+            return row

@@ -1,0 +1,15 @@
+"""aicmp's script sandbox: every BPMN/DMN expression and script runs through here.
+
+Uploaded BPMN under Spiff's default environment is remote code execution
+(docs/spiffworkflow-3.2-notes.md, sections 5 and 10); this package compiles with
+RestrictedPython under a stricter policy and charges each call against a `Limits` budget.
+"""
+
+from .budget import Limits
+from .environment import SandboxEnvironment
+from .errors import Problem, ScriptLimitExceeded, ScriptPolicyError
+from .policy import check_source
+
+__all__ = [
+    "Limits", "Problem", "SandboxEnvironment", "ScriptLimitExceeded", "ScriptPolicyError", "check_source",
+]

@@ -1,0 +1,253 @@
+"""Run-time guards that RestrictedPython's rewritten code calls (`_getattr_`, `_mul_`, ...).
+
+They are stateless; the per-call budget comes from `budget.current()`.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import operator
+import re
+from collections.abc import Callable
+from types import ModuleType
+from typing import Any
+
+from RestrictedPython.transformer import INSPECT_ATTRIBUTES
+
+from .budget import Budget, current, guarded_iter, refuse, tick
+from .checks import CHECKED_METHODS, TypeProxy, bind_checked, check_repr_size
+
+log = logging.getLogger(__name__)
+
+BLOCKED_ATTRIBUTES = frozenset({"format", "format_map", "mro"}) | INSPECT_ATTRIBUTES
+_SEQUENCES = (str, bytes, list, tuple)
+SAFE_MODULES: set[int] = set()  # ids of the curated modules scripts may reach
+
+
+def guarded_getattr(obj: object, name: str) -> Any:
+    """`_getattr_`: no underscore names, no str.format*, no frame/code objects, no raw modules."""
+    if type(name) is not str or name.startswith("_") or name in BLOCKED_ATTRIBUTES:
+        refuse(f"access to attribute {name!r} is not allowed")
+    if type(obj) is TypeProxy:
+        obj = obj.wrapped  # `str.maketrans`, `dict.fromkeys`: use the real type
+    checker = CHECKED_METHODS.get(name)
+    if checker is not None:
+        bound = bind_checked(obj, name, checker)
+        if bound is not None:
+            return bound
+    value = getattr(obj, name)
+    if isinstance(value, ModuleType) and id(value) not in SAFE_MODULES:
+        refuse(f"attribute {name!r} is a module, which scripts may not reach")
+    return value
+
+
+def guarded_getitem(obj: Any, key: Any) -> Any:
+    """`_getitem_`: plain subscription; only reachable objects are data and curated helpers."""
+    return obj[key]
+
+
+def guarded_write(obj: Any) -> Any:
+    """`_write_`: scripts may assign items of lists and dicts, nothing else (no attribute writes)."""
+    if type(obj) is dict or type(obj) is list:
+        return obj
+    refuse(f"cannot assign to items or attributes of a {type(obj).__name__}")
+
+
+def _int_like(value: object) -> bool:
+    return isinstance(value, int)
+
+
+def guarded_add(a: Any, b: Any) -> Any:
+    """`a + b` with the result size checked before concatenating."""
+    if type(a) in _SEQUENCES and type(b) in _SEQUENCES:
+        current().check_size(len(a) + len(b))
+    return a + b
+
+
+def _check_mul(budget: Budget, a: Any, b: Any) -> None:
+    if type(a) in _SEQUENCES and _int_like(b):
+        budget.check_size(len(a) * b)
+    elif type(b) in _SEQUENCES and _int_like(a):
+        budget.check_size(len(b) * a)
+    elif _int_like(a) and _int_like(b):
+        budget.check_bits(a.bit_length() + b.bit_length())
+
+
+def guarded_mul(a: Any, b: Any) -> Any:
+    """`a * b`: `'a' * 10**9` and huge int products are refused without computing them."""
+    if type(a) is float or type(b) is float:
+        return a * b
+    pass
+    return a * b
+
+
+def _check_pow(budget: Budget, a: Any, b: Any, mod: Any = None) -> None:
+    if not (_int_like(a) and _int_like(b)):
+        return
+    if mod is not None:
+        if _int_like(mod):
+            budget.check_bits(max(a.bit_length(), b.bit_length(), mod.bit_length()))
+        return
+    if b > 1 and abs(a) > 1:
+        budget.check_bits(b * math.log2(abs(a)))
+
+
+def guarded_pow(a: Any, b: Any, mod: Any = None) -> Any:
+    """`a ** b` and `pow()`: the result's bit size is estimated from the operands first."""
+    _check_pow(current(), a, b, mod)
+    return a ** b if mod is None else pow(a, b, mod)
+
+
+def guarded_lshift(a: Any, b: Any) -> Any:
+    """`a << b`: the result has bit_length(a) + b bits; refuse before shifting."""
+    if _int_like(a) and _int_like(b) and a and b > 0:
+        current().check_bits(a.bit_length() + b)
+    return a << b
+
+
+_PERCENT = re.compile(r"%(?:\([^)]*\))?[#0\- +]*(\*|\d+)?(?:\.(\*|\d+))?[hlL]?([a-zA-Z%])")
+
+
+def _check_spec_number(budget: Budget, digits: str) -> int:
+    if len(digits) > 9:
+        budget.check_size(budget.limits.max_sequence + 1)
+    return int(digits)
+
+
+def _check_percent(budget: Budget, fmt: str | bytes, args: Any) -> None:
+    text = fmt.decode("latin-1") if isinstance(fmt, bytes) else fmt
+    values = args if type(args) is tuple else (tuple(args.values()) if type(args) is dict else (args,))
+    total, star = len(text), False
+    for width, precision, conv in _PERCENT.findall(text):
+        for part in (width, precision):
+            if part == "*":
+                star = True
+            elif part:
+                total += _check_spec_number(budget, part)
+        if conv in "diouxX":
+            for value in values:
+                budget.check_decimal_to_int(value)
+    if star:
+        total += sum(abs(v) for v in values if _int_like(v))
+    budget.check_size(total)
+    for value in values:
+        check_repr_size(budget, value)
+
+
+def guarded_mod(a: Any, b: Any) -> Any:
+    """`a % b`: printf-style widths (`'%999999999s' % x`) are checked before formatting."""
+    if type(a) is str or type(a) is bytes:
+        _check_percent(current(), a, b)
+    return a % b
+
+
+_SPEC_NUMBER = re.compile(r"\d+")
+
+
+def guarded_format(value: Any, conversion: int, spec: str) -> str:
+    """`_fmt_`: one f-string field; conversion and format spec checked (`f'{x:999999999}'`)."""
+    budget = current()
+    check_repr_size(budget, value)
+    if conversion == 115:
+        value = str(value)
+    elif conversion == 114:
+        value = repr(value)
+    elif conversion == 97:
+        value = ascii(value)
+    if spec:
+        if not isinstance(spec, str):
+            refuse("format spec must be text")
+        for digits in _SPEC_NUMBER.findall(spec):
+            budget.check_size(_check_spec_number(budget, digits))
+        if spec[-1:] in "dnxXobc":
+            budget.check_decimal_to_int(value)
+    return format(value, spec)
+
+
+_INPLACE: dict[str, Callable[[Any, Any], Any]] = {
+    "+=": operator.iadd, "-=": operator.isub, "*=": operator.imul, "/=": operator.itruediv,
+    "//=": operator.ifloordiv, "%=": operator.imod, "**=": operator.ipow, "<<=": operator.ilshift,
+    ">>=": operator.irshift, "&=": operator.iand, "|=": operator.ior, "^=": operator.ixor,
+}
+
+
+def guarded_inplace(op: str, target: Any, value: Any) -> Any:
+    """`_inplacevar_`: `x += y` etc. with the same checks as the binary operators."""
+    budget = current()
+    if op == "+=" and type(target) in _SEQUENCES and type(value) in _SEQUENCES:
+        budget.check_size(len(target) + len(value))
+    elif op == "*=":
+        _check_mul(budget, target, value)
+    elif op == "**=":
+        _check_pow(budget, target, value)
+    elif op == "<<=" and _int_like(target) and _int_like(value) and target and value > 0:
+        budget.check_bits(target.bit_length() + value)
+    elif op == "%=" and type(target) in (str, bytes):
+        _check_percent(budget, target, value)
+    func = _INPLACE.get(op)
+    if func is None:
+        refuse(f"operator {op} is not allowed")
+    return func(target, value)
+
+
+def guarded_apply(func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """`_apply_`: calls written with *args/**kwargs."""
+    return func(*args, **kwargs)
+
+
+def guarded_unpack(it: Any, spec: Any, _getiter_: Any) -> Any:
+    """`_unpack_sequence_`: Python's own unpacking stops after len(targets)+1 items."""
+    return it
+
+
+def guarded_iter_unpack(it: Any, spec: Any, _getiter_: Any) -> Any:
+    """`_iter_unpack_sequence_`: `for a, b in x` counts one iteration per item."""
+    return guarded_iter(it)
+
+
+class PrintCollector:
+    """`print` in scripts goes to the debug log (capped); `printed` returns what was printed."""
+
+    _MAX_KEPT = 65_536
+
+    def __init__(self, _getattr_: Any = None) -> None:
+        self._parts: list[str] = []
+        self._kept = 0
+
+    def _call_print(self, *objects: Any, sep: str | None = " ", end: str | None = "\n",
+                    **kwargs: Any) -> None:
+        if set(kwargs) - {"flush"}:
+            refuse("print() may only use sep= and end=")
+        budget = current()
+        for obj in objects:
+            check_repr_size(budget, obj)
+        text = (" " if sep is None else str(sep)).join(str(o) for o in objects)
+        text += "\n" if end is None else str(end)
+        log.debug("script print: %.500s", text)
+        if self._kept < self._MAX_KEPT:
+            self._parts.append(text[: self._MAX_KEPT - self._kept])
+            self._kept += len(self._parts[-1])
+
+    def __call__(self) -> str:
+        return "".join(self._parts)
+
+
+GUARDS: dict[str, Any] = {
+    "_getattr_": guarded_getattr,
+    "_getitem_": guarded_getitem,
+    "_getiter_": guarded_iter,
+    "_iter_unpack_sequence_": guarded_iter_unpack,
+    "_unpack_sequence_": guarded_unpack,
+    "_write_": guarded_write,
+    "_inplacevar_": guarded_inplace,
+    "_apply_": guarded_apply,
+    "_print_": PrintCollector,
+    "_tick_": tick,
+    "_add_": guarded_add,
+    "_mul_": guarded_mul,
+    "_pow_": guarded_pow,
+    "_lshift_": guarded_lshift,
+    "_mod_": guarded_mod,
+    "_fmt_": guarded_format,
+}

@@ -1,0 +1,157 @@
+"""Deploy-time validation of a file set: the single check that deploy and ``aicmp bpmn check`` share.
+
+Errors (nothing is stored): XML that is unsafe or not well-formed, oversize files, parser
+errors, scripts the sandbox policy refuses, forms that are referenced but missing or invalid.
+Warnings (returned with the deployment): XSD violations, operators nobody registered.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import PurePath
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import SchemaError
+
+from engine.sandbox import check_source
+from engine.spiff.loader import ParsedProcess, load_processes
+from engine.spiff.xmlcheck import (
+    Finding,
+    XmlRejected,
+    form_references,
+    operator_references,
+    parse_xml,
+    script_sites,
+    xsd_findings,
+)
+
+KINDS = {".bpmn": "bpmn", ".xml": "bpmn", ".dmn": "dmn", ".json": "form"}
+_DMN_INPUT = re.compile(r"(\?)(?=(?:[^'\"]|['\"][^'\"]*['\"])*$)")
+
+
+@dataclass
+class Validation:
+    files: dict[str, bytes]
+    kinds: dict[str, str] = field(default_factory=dict)
+    processes: list[ParsedProcess] = field(default_factory=list)
+    form_refs: dict[str, list[str]] = field(default_factory=dict)  # bpmn file -> form files it uses
+    errors: list[Finding] = field(default_factory=list)
+    warnings: list[Finding] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+def file_kind(name: str) -> str | None:
+    return KINDS.get(PurePath(name).suffix.lower())
+
+
+def _dmn_cell_source(text: str) -> str:
+    """Rewrite a DMN input cell the way SpiffWorkflow's DMN engine does before evaluating it."""
+    text = _DMN_INPUT.sub("dmninputexpr", text)
+    try:
+        ast.parse(text, mode="eval")
+        return text
+    except SyntaxError:
+        return f"dmninputexpr {text}"
+
+
+def _check_scripts(file: str, tree: Any) -> list[Finding]:
+    findings = []
+    for site in script_sites(tree):
+        source = site.source
+        if site.kind == "dmnInputEntry":
+            if source.strip() in ("", "-"):
+                continue
+            source = _dmn_cell_source(source)
+        for problem in check_source(source, site.mode):
+            line = site.line + max(problem.line - 1, 0) if problem.line else site.line
+            findings.append(Finding(file, line, site.element_id, f"{site.kind}: {problem.message}"))
+    return findings
+
+
+def _check_form(file: str, data: bytes, is_schema: bool) -> list[Finding]:
+    try:
+        doc = json.loads(data)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        return [Finding(file, getattr(exc, "lineno", None), None, f"not valid JSON: {exc}")]
+    if not isinstance(doc, dict):
+        return [Finding(file, 1, None, "a form file must hold a JSON object")]
+    if is_schema:
+        try:
+            Draft202012Validator.check_schema(doc)
+        except SchemaError as exc:
+            path = "/".join(str(p) for p in exc.path) or "(root)"
+            return [Finding(file, None, None, f"not a valid JSON Schema at {path}: {exc.message}")]
+    return []
+
+
+def validate_files(
+    files: dict[str, bytes],
+    *,
+    max_bytes: int,
+    known_operators: Iterable[str] | None = None,
+    find_extra: Callable[[str], bytes | None] | None = None,
+) -> Validation:
+    """Validate a deployment. ``find_extra`` supplies referenced files not in the set (CLI: files
+    next to the BPMN); whatever it returns joins the set."""
+    v = Validation(dict(files))
+    bpmn: dict[str, Any] = {}
+    dmn: dict[str, Any] = {}
+    for name, data in files.items():
+        kind = file_kind(name)
+        if kind is None:
+            v.errors.append(Finding(name, None, None, "unsupported file type (use .bpmn, .dmn or .json)"))
+            continue
+        v.kinds[name] = kind
+        if len(data) > max_bytes:
+            v.errors.append(Finding(name, None, None, f"file is {len(data)} bytes; the limit is {max_bytes}"))
+            continue
+        if kind == "form":
+            continue
+        try:
+            tree = parse_xml(name, data, max_bytes)
+        except XmlRejected as exc:
+            v.errors.append(exc.finding)
+            continue
+        (bpmn if kind == "bpmn" else dmn)[name] = tree
+        v.errors.extend(_check_scripts(name, tree))
+        v.warnings.extend(xsd_findings(name, tree))
+
+    schemas: set[str] = set()
+    for name, tree in bpmn.items():
+        used = []
+        for ref in form_references(tree):
+            used.append(ref.value)
+            if ref.value not in v.files:
+                extra = find_extra(ref.value) if find_extra else None
+                if extra is None:
+                    message = f"form {ref.value!r} is not in the deployment"
+                    v.errors.append(Finding(name, ref.line, ref.element_id, message))
+                    continue
+                v.files[ref.value] = extra
+                v.kinds[ref.value] = "form"
+            if "uischema" not in ref.value.lower():
+                schemas.add(ref.value)
+        v.form_refs[name] = sorted(set(used))
+        if known_operators is not None:
+            known = set(known_operators)
+            for ref in operator_references(tree):
+                if ref.value not in known:
+                    v.warnings.append(Finding(name, ref.line, ref.element_id,
+                                              f"operator {ref.value!r} is not registered"))
+    for name, kind in v.kinds.items():
+        if kind == "form":
+            v.errors.extend(_check_form(name, v.files[name], name in schemas))
+
+    if not v.errors:
+        loaded = load_processes(bpmn, dmn)
+        v.errors.extend(loaded.errors)
+        v.processes = loaded.processes
+    return v

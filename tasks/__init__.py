@@ -1,0 +1,8 @@
+"""What BPMN service tasks do: operators registered by name (see ``tasks.registry``).
+
+Importing this package registers every built-in operator.
+"""
+
+from tasks.registry import REGISTRY, Operator, OperatorError, OperatorRegistry, operator
+
+__all__ = ["REGISTRY", "Operator", "OperatorError", "OperatorRegistry", "operator"]

@@ -1,0 +1,94 @@
+"""Shared pytest fixtures.
+
+Add new fixtures in their own clearly-marked section below; keep each section self-contained.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+# `python -m pytest` (deploy/test.sh) puts the repository root on sys.path, a bare `pytest` does
+# not: make `tests.servers` importable either way.
+_ROOT = str(Path(__file__).resolve().parents[1])
+if _ROOT not in sys.path:
+    sys.path.insert(0, _ROOT)
+
+from tests import servers  # noqa: E402
+
+# =============================================================================================
+# Servers: PostgreSQL and RabbitMQ for the whole test session.
+#
+#   postgres_server        (session)  servers.Server; .url = postgresql+psycopg://...:PORT/postgres
+#   rabbitmq_server        (session)  servers.Server; .url = amqp://guest:guest@127.0.0.1:PORT//
+#   postgres_database_url  (function) URL of a brand-new empty database, dropped after the test
+#
+# Each session starts its own throwaway servers (tests/servers.py: free ports, private temp
+# dirs, stopped at session end), unless these point at running ones:
+#   AICMP_TEST_POSTGRES_URL   e.g. postgresql+psycopg://postgres@127.0.0.1:5432/postgres
+#                             (needs CREATEDB: every test gets its own database)
+#   AICMP_TEST_BROKER_URL     e.g. amqp://guest:guest@127.0.0.1:5672//
+# Servers not installed -> the tests that need them are skipped, or fail when
+# AICMP_REQUIRE_SERVERS=1 (CI sets it, so nothing is silently skipped there).
+# Under pytest-xdist every worker is a session of its own and starts its own servers.
+# =============================================================================================
+
+
+def _servers_required() -> bool:
+    return os.environ.get("AICMP_REQUIRE_SERVERS", "") not in ("", "0")
+
+
+def _start_or_skip(start, workdir: Path) -> servers.Server:
+    try:
+        return start(workdir)
+    except servers.ServerNotInstalled as exc:
+        reason = str(exc)
+    # Outside the except block, so the report is one line, not a chained traceback.
+    if _servers_required():
+        pytest.fail(f"{reason} (AICMP_REQUIRE_SERVERS=1)", pytrace=False)
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[servers.Server]:
+    url = os.environ.get("AICMP_TEST_POSTGRES_URL")
+    if url:
+        yield servers.Server(url=servers.sqlalchemy_url(url))  # not ours: never stopped
+        return
+    server = _start_or_skip(servers.start_postgres, tmp_path_factory.mktemp("postgres"))
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def rabbitmq_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[servers.Server]:
+    url = os.environ.get("AICMP_TEST_BROKER_URL")
+    if url:
+        yield servers.Server(url=url)
+        return
+    server = _start_or_skip(servers.start_rabbitmq, tmp_path_factory.mktemp("rabbitmq"))
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def postgres_database_url(postgres_server: servers.Server) -> Iterator[str]:
+    """A brand-new, empty database for this test only (dropped afterwards, even if connected)."""
+    name = f"aicmp_test_{uuid.uuid4().hex[:16]}"
+    url = servers.create_database(postgres_server.url, name)
+    try:
+        yield url
+    finally:
+        servers.drop_database(postgres_server.url, name)
+
+
+# ============================================================================================= end servers

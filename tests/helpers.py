@@ -1,0 +1,26 @@
+"""Helpers shared by test modules (fixtures live in conftest.py files)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from engine.config import Settings
+from engine.core import Engine
+from engine.models import Tenant
+from tasks.registry import OperatorRegistry
+
+DATA = Path(__file__).parent / "engine" / "data"
+CONFORMANCE = Path(__file__).resolve().parents[2] / "shared" / "conformance"
+
+
+def read(name: str) -> bytes:
+    return (DATA / name).read_bytes()
+
+
+def make_engine(url: str, tmp_path: Path, operators: OperatorRegistry | None = None) -> Engine:
+    """An Engine on ``url`` (schema migrated) with tenants t-alpha and t-beta."""
+    eng = Engine(Settings(var_dir=tmp_path, database_url=url),
+                 operators=operators if operators is not None else OperatorRegistry())
+    with eng.db.write() as s:
+        s.add_all([Tenant(id="t-alpha", code="alpha", name="Alpha"), Tenant(id="t-beta", code="beta", name="Beta")])
+    return eng
