@@ -40,9 +40,27 @@ def upgrade(db: Database, revision: str = "head") -> str | None:
     return current(db)
 
 
-def revision(db: Database, message: str) -> None:
-    """Autogenerate a migration from the models (developers only)."""
+def revision(db: Database, message: str, rev_id: str | None = None) -> None:
+    """Autogenerate a migration from the models against ``db`` (developers only)."""
     cfg = _config()
     with db.engine.begin() as conn:
         cfg.attributes["connection"] = conn
-        command.revision(cfg, message=message, autogenerate=True)
+        command.revision(cfg, message=message, autogenerate=True, rev_id=rev_id)
+    for path in (SCRIPTS / "versions").glob("*.py"):  # alembic renders JSONB's astext_type unqualified
+        path.write_text(path.read_text().replace("astext_type=Text()", "astext_type=sa.Text()"))
+
+
+def regenerate_initial() -> None:
+    """Until the first release, the schema is one migration: rebuild it from the models."""
+    import tempfile
+
+    for path in (SCRIPTS / "versions").glob("*.py"):
+        path.unlink()
+    with tempfile.TemporaryDirectory() as tmp:
+        db = Database(f"sqlite:///{tmp}/empty.db")
+        revision(db, "initial schema", rev_id="0001")
+        db.dispose()
+
+
+if __name__ == "__main__":
+    regenerate_initial()

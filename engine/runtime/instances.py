@@ -7,8 +7,9 @@ so two concurrent completions of one task can never both apply.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
@@ -51,6 +52,7 @@ class Loaded:
     kind: str
     host: ServiceHost
     before: dict
+    after_commit: list[Callable[[], None]] = field(default_factory=list)
 
 
 SaveHook = Callable[[Session, Loaded], None]
@@ -62,7 +64,9 @@ class Runtime:
         self.db = db
         self.operators = operators
         self.async_enabled = async_enabled
-        self.save_hooks: list[SaveHook] = []  # run inside the save transaction (inbox, timers, ...)
+        # Run inside the save transaction, in order: they mirror the workflow into the inbox,
+        # timer, subscription and job tables. A hook may queue work for after the commit.
+        self.save_hooks: list[SaveHook] = []
 
     # -- loading and saving -------------------------------------------------------------
 
@@ -94,6 +98,23 @@ class Runtime:
             subs[called_key] = called_spec
             subs.update(called_inner)
         return kind, spec, subs
+
+    @contextmanager
+    def mutation(self, instance_id: str, *, tenant_id: str | None, actor: str | None,
+                 allowed: tuple[str, ...] = ACTIVE) -> Iterator[tuple[Session, Loaded]]:
+        """Lock, load, let the caller change the workflow, save, commit, then run after-commit work.
+
+        The one way every module changes a running instance (tasks, timers, messages, job results).
+        """
+        with self.db.write() as s:
+            row = self._locked(s, instance_id, tenant_id)
+            if row.status not in allowed:
+                raise Conflict(f"instance is {row.status}")
+            loaded = self._load(s, row)
+            yield s, loaded
+            self._save(s, loaded, actor)
+        for action in loaded.after_commit:
+            action()
 
     def _load(self, s: Session, row: ProcessInstance) -> Loaded:
         kind, spec, subs = self._specs(s, row.definition_id, row.bound_definitions)
@@ -189,7 +210,9 @@ class Runtime:
             s.add(row)
             s.flush()
             self._save(s, loaded, initiator, insert=True)
-            return row
+        for action in loaded.after_commit:
+            action()
+        return row
 
     def complete_task(self, instance_id: str, task_guid: str, data: dict[str, Any] | None = None, *,
                       actor: str | None, tenant_id: str | None = None) -> ProcessInstance:
@@ -197,18 +220,13 @@ class Runtime:
             payload = to_json_value(data or {})
         except TypeError as exc:
             raise InvalidInput(f"data: {exc}") from exc
-        with self.db.write() as s:
-            row = self._locked(s, instance_id, tenant_id)
-            if row.status not in ACTIVE:
-                raise Conflict(f"instance is {row.status}")
-            loaded = self._load(s, row)
+        with self.mutation(instance_id, tenant_id=tenant_id, actor=actor) as (_s, loaded):
             task = self._task(loaded.workflow, task_guid)
             if task.state != TaskState.READY or not task.task_spec.manual:
                 raise Conflict(f"task {task_guid} is not waiting for input")
             task.data.update(payload)
             self._run_task(loaded, task)
-            self._save(s, loaded, actor)
-            return row
+        return loaded.row
 
     def _run_task(self, loaded: Loaded, task: Any) -> None:
         try:
@@ -255,39 +273,34 @@ class Runtime:
             return row
 
     def cancel(self, instance_id: str, *, actor: str | None, tenant_id: str | None = None) -> ProcessInstance:
-        with self.db.write() as s:
-            row = self._locked(s, instance_id, tenant_id)
-            if row.status in ("completed", "cancelled"):
-                raise Conflict(f"instance is {row.status}")
-            loaded = self._load(s, row)
+        with self.mutation(instance_id, tenant_id=tenant_id, actor=actor,
+                           allowed=(*ACTIVE, "suspended")) as (s, loaded):
             loaded.workflow.cancel()
-            row.status = "cancelled"
-            for incident in s.scalars(select(Incident).where(Incident.instance_id == row.id,
+            loaded.row.status = "cancelled"
+            for incident in s.scalars(select(Incident).where(Incident.instance_id == instance_id,
                                                              Incident.status == "open")):
                 incident.status, incident.resolved_at = "resolved", clock.now()
-            self._save(s, loaded, actor)
-            return row
+        return loaded.row
 
     def retry_incident(self, incident_id: str, *, actor: str | None,
                        tenant_id: str | None = None) -> ProcessInstance:
         """Run the failed task again (after the operator was registered, the script fixed by a new
         version's data, or the outside system recovered)."""
-        with self.db.write() as s:
+        with self.db.read() as s:
             q = select(Incident).where(Incident.id == incident_id)
             if tenant_id is not None:
                 q = q.where(Incident.tenant_id == tenant_id)
             incident = s.scalars(q).first()
             if incident is None:
                 raise NotFound(f"no incident {incident_id}")
-            if incident.status != "open":
+            instance_id, task_guid = incident.instance_id, incident.task_guid
+        # resolved in the same transaction as the retry, under the instance lock: retried once
+        with self.mutation(instance_id, tenant_id=tenant_id, actor=actor) as (s, loaded):
+            resolved = s.execute(update(Incident).where(Incident.id == incident_id, Incident.status == "open")
+                                 .values(status="resolved", resolved_at=clock.now()))
+            if resolved.rowcount != 1:
                 raise Conflict("incident is already resolved")
-            row = self._locked(s, incident.instance_id, tenant_id)
-            if row.status == "suspended":
-                raise Conflict("instance is suspended; resume it first")
-            loaded = self._load(s, row)
-            incident.status, incident.resolved_at = "resolved", clock.now()
-            s.flush()
-            task = self._task(loaded.workflow, incident.task_guid) if incident.task_guid else None
+            task = self._task(loaded.workflow, task_guid) if task_guid else None
             if task is not None and task.state in (TaskState.STARTED, TaskState.ERROR):
                 if task.state == TaskState.ERROR:
                     task._set_state(TaskState.READY)
@@ -295,5 +308,4 @@ class Runtime:
                     self._run_task(loaded, task)
             else:
                 advance(loaded.workflow, loaded.kind, loaded.host)
-            self._save(s, loaded, actor)
-            return row
+        return loaded.row

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import sys
 from collections.abc import Iterable, Iterator
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 from dataclasses import dataclass
 from decimal import Decimal
 from time import monotonic
@@ -85,12 +85,12 @@ class Budget:
 _ACTIVE: ContextVar[Budget | None] = ContextVar("aicmp_sandbox_budget", default=None)
 
 
-def activate(budget: Budget):  # -> contextvars.Token
+def activate(budget: Budget) -> Token[Budget | None]:
     """Make `budget` the one guards charge in this thread/context; pass the token to deactivate."""
     return _ACTIVE.set(budget)
 
 
-def deactivate(token) -> None:  # noqa: ANN001 - contextvars.Token is generic and private-ish
+def deactivate(token: Token[Budget | None]) -> None:
     _ACTIVE.reset(token)
 
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from types import GeneratorType, ModuleType
+from collections.abc import Iterator
+from types import ModuleType
 from typing import Any
 
 from SpiffWorkflow.bpmn.script_engine.python_environment import BasePythonScriptEngineEnvironment
@@ -17,7 +18,7 @@ class SandboxEnvironment(BasePythonScriptEngineEnvironment):
     """Evaluates expressions and runs scripts with RestrictedPython and a per-call budget.
 
     Same contract as Spiff's TaskDataEnvironment: `context` is the task data; `execute`
-    writes back what the script set (not `_names`, callables, modules, generators or helpers)
+    writes back what the script set (not `_names`, callables, modules, iterators or helpers)
     and removes what it deleted; `external_context` is visible but never written back.
     Unlike TaskDataEnvironment, a script that raises leaves `context` as it was (except
     for in-place changes to mutable values), and task data may shadow helper names.
@@ -76,9 +77,9 @@ class SandboxEnvironment(BasePythonScriptEngineEnvironment):
         return result
 
     def _keep(self, name: str, value: Any, external: dict[str, Any]) -> bool:
-        if name.startswith("_") or name in external:
+        if not isinstance(name, str) or name.startswith("_") or name in external:
             return False
-        if callable(value) or isinstance(value, (ModuleType, GeneratorType)):
+        if callable(value) or isinstance(value, (ModuleType, Iterator)):  # iterators are one-shot
             return False
         return self._builtins.get(name, _MISSING) is not value
 

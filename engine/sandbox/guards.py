@@ -78,7 +78,7 @@ def guarded_mul(a: Any, b: Any) -> Any:
     """`a * b`: `'a' * 10**9` and huge int products are refused without computing them."""
     if type(a) is float or type(b) is float:
         return a * b
-    pass
+    _check_mul(current(), a, b)
     return a * b
 
 

@@ -94,6 +94,13 @@ class SandboxPolicy(RestrictingNodeTransformer):
         guard = _BINOP_GUARDS.get(type(node.op))
         return _call(guard, [node.left, node.right], node) if guard else node
 
+    def visit_Starred(self, node: ast.Starred) -> Any:
+        """`[*x]`, `f(*x)`: C unpacks the iterable, so route it through the iteration counter."""
+        node = super().visit_Starred(node)
+        if isinstance(node.ctx, ast.Load):
+            node.value = _call("_getiter_", [node.value], node)
+        return node
+
     def visit_FormattedValue(self, node: ast.FormattedValue) -> Any:
         node = super().visit_FormattedValue(node)
         spec = node.format_spec if node.format_spec is not None else ast.Constant("")

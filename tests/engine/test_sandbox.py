@@ -104,7 +104,7 @@ def test_write_back_rules(env: SandboxEnvironment) -> None:
     """Deleted names go, functions/modules/generators/helpers never land in task data."""
     data = {"keep": 1, "gone": 2, "_private": 3}
     env.execute("del gone\nnew = keep + 1\ndef helper():\n    return 1\nm = math\nfn = len\n"
-                "gen = (i for i in [1])\nd = datetime", data)
+                "gen = (i for i in [1])\nd = datetime\nit = map(str, [1])\nlst = list\nrng = range", data)
     assert data == {"keep": 1, "_private": 3, "new": 2}
 
 
@@ -395,6 +395,8 @@ BUDGET_BREAKERS = [
     ("x = list(range(10**6))", "iterations"),
     ("x = sum([[1] * 1000 for i in range(2000)], [])", "sequence size"),
     ("x = sorted(range(10**6))", "iterations"),
+    ("x = [*range(10**6)]", "iterations"),
+    ("x = max(*range(10**6))", "iterations"),
     ("def f(n):\n    return 0 if n == 0 else f(n - 1) + f(n - 1)\nx = f(40)", "iterations"),
     ("try:\n    while True:\n        pass\nexcept Exception:\n    pass\nx = 1", "iterations"),
 ]

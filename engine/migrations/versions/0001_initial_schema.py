@@ -1,8 +1,8 @@
-"""process registry and runtime
+"""initial schema
 
-Revision ID: 3ad2aae84ccd
+Revision ID: 0001
 Revises: 
-Create Date: 2026-11-28 14:59:19.682255
+Create Date: 2026-11-28 15:12:33.105397
 """
 
 from alembic import op
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 import engine.models.base
 from sqlalchemy.dialects import postgresql
 
-revision = '3ad2aae84ccd'
+revision = '0001'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -101,6 +101,48 @@ def upgrade() -> None:
         batch_op.create_index('ix_process_instances_tenant_business_key', ['tenant_id', 'business_key'], unique=False)
         batch_op.create_index('ix_process_instances_tenant_status', ['tenant_id', 'status'], unique=False)
 
+    op.create_table('due_timers',
+    sa.Column('id', sa.String(length=36), nullable=False),
+    sa.Column('instance_id', sa.String(length=36), nullable=False),
+    sa.Column('tenant_id', sa.String(length=36), nullable=False),
+    sa.Column('task_guid', sa.String(length=36), nullable=False),
+    sa.Column('task_spec', sa.String(length=255), nullable=False),
+    sa.Column('due_at', engine.models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('status', sa.String(length=16), nullable=False),
+    sa.Column('fired_at', engine.models.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('fired_by', sa.String(length=100), nullable=True),
+    sa.ForeignKeyConstraint(['instance_id'], ['process_instances.id'], name=op.f('fk_due_timers_instance_id_process_instances')),
+    sa.ForeignKeyConstraint(['tenant_id'], ['tenants.id'], name=op.f('fk_due_timers_tenant_id_tenants')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_due_timers'))
+    )
+    with op.batch_alter_table('due_timers', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_due_timers_instance_id'), ['instance_id'], unique=False)
+        batch_op.create_index('ix_due_timers_status_due', ['status', 'due_at'], unique=False)
+
+    op.create_table('human_tasks',
+    sa.Column('id', sa.String(length=36), nullable=False),
+    sa.Column('instance_id', sa.String(length=36), nullable=False),
+    sa.Column('tenant_id', sa.String(length=36), nullable=False),
+    sa.Column('process_key', sa.String(length=200), nullable=False),
+    sa.Column('business_key', sa.String(length=200), nullable=True),
+    sa.Column('task_spec', sa.String(length=255), nullable=False),
+    sa.Column('task_name', sa.String(length=255), nullable=True),
+    sa.Column('lane', sa.String(length=255), nullable=True),
+    sa.Column('form_schema', sa.String(length=255), nullable=True),
+    sa.Column('form_ui_schema', sa.String(length=255), nullable=True),
+    sa.Column('assignee', sa.String(length=100), nullable=True),
+    sa.Column('created_at', engine.models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('due_at', engine.models.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('extra', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
+    sa.ForeignKeyConstraint(['instance_id'], ['process_instances.id'], name=op.f('fk_human_tasks_instance_id_process_instances')),
+    sa.ForeignKeyConstraint(['tenant_id'], ['tenants.id'], name=op.f('fk_human_tasks_tenant_id_tenants')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_human_tasks'))
+    )
+    with op.batch_alter_table('human_tasks', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_human_tasks_instance_id'), ['instance_id'], unique=False)
+        batch_op.create_index('ix_human_tasks_tenant_assignee', ['tenant_id', 'assignee', 'created_at'], unique=False)
+        batch_op.create_index('ix_human_tasks_tenant_created', ['tenant_id', 'created_at'], unique=False)
+
     op.create_table('incidents',
     sa.Column('id', sa.String(length=36), nullable=False),
     sa.Column('instance_id', sa.String(length=36), nullable=False),
@@ -121,6 +163,47 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_incidents_instance_id'), ['instance_id'], unique=False)
         batch_op.create_index('ix_incidents_tenant_status', ['tenant_id', 'status'], unique=False)
 
+    op.create_table('jobs',
+    sa.Column('id', sa.String(length=36), nullable=False),
+    sa.Column('instance_id', sa.String(length=36), nullable=False),
+    sa.Column('tenant_id', sa.String(length=36), nullable=False),
+    sa.Column('task_guid', sa.String(length=36), nullable=False),
+    sa.Column('task_spec', sa.String(length=255), nullable=False),
+    sa.Column('operator', sa.String(length=200), nullable=False),
+    sa.Column('params', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
+    sa.Column('status', sa.String(length=16), nullable=False),
+    sa.Column('attempt', sa.Integer(), nullable=False),
+    sa.Column('max_attempts', sa.Integer(), nullable=False),
+    sa.Column('backoff_base_s', sa.Integer(), nullable=False),
+    sa.Column('next_attempt_at', engine.models.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('result', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=True),
+    sa.Column('error', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=True),
+    sa.Column('created_at', engine.models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', engine.models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['instance_id'], ['process_instances.id'], name=op.f('fk_jobs_instance_id_process_instances')),
+    sa.ForeignKeyConstraint(['tenant_id'], ['tenants.id'], name=op.f('fk_jobs_tenant_id_tenants')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_jobs'))
+    )
+    with op.batch_alter_table('jobs', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_jobs_instance_id'), ['instance_id'], unique=False)
+        batch_op.create_index('ix_jobs_status_next', ['status', 'next_attempt_at'], unique=False)
+
+    op.create_table('message_subscriptions',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('instance_id', sa.String(length=36), nullable=False),
+    sa.Column('tenant_id', sa.String(length=36), nullable=False),
+    sa.Column('task_guid', sa.String(length=36), nullable=False),
+    sa.Column('message_name', sa.String(length=255), nullable=False),
+    sa.Column('correlation_key', sa.Text(), nullable=False),
+    sa.Column('created_at', engine.models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['instance_id'], ['process_instances.id'], name=op.f('fk_message_subscriptions_instance_id_process_instances')),
+    sa.ForeignKeyConstraint(['tenant_id'], ['tenants.id'], name=op.f('fk_message_subscriptions_tenant_id_tenants')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_message_subscriptions'))
+    )
+    with op.batch_alter_table('message_subscriptions', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_message_subscriptions_instance_id'), ['instance_id'], unique=False)
+        batch_op.create_index('ix_message_subscriptions_lookup', ['tenant_id', 'message_name', 'correlation_key'], unique=False)
+
     op.create_table('task_history',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('instance_id', sa.String(length=36), nullable=False),
@@ -140,20 +223,57 @@ def upgrade() -> None:
     with op.batch_alter_table('task_history', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_task_history_instance_id'), ['instance_id'], unique=False)
 
+    op.create_table('human_task_candidates',
+    sa.Column('task_id', sa.String(length=36), nullable=False),
+    sa.Column('kind', sa.String(length=8), nullable=False),
+    sa.Column('value', sa.String(length=100), nullable=False),
+    sa.Column('tenant_id', sa.String(length=36), nullable=False),
+    sa.ForeignKeyConstraint(['task_id'], ['human_tasks.id'], name=op.f('fk_human_task_candidates_task_id_human_tasks'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['tenant_id'], ['tenants.id'], name=op.f('fk_human_task_candidates_tenant_id_tenants')),
+    sa.PrimaryKeyConstraint('task_id', 'kind', 'value', name=op.f('pk_human_task_candidates'))
+    )
+    with op.batch_alter_table('human_task_candidates', schema=None) as batch_op:
+        batch_op.create_index('ix_human_task_candidates_lookup', ['tenant_id', 'kind', 'value', 'task_id'], unique=False)
+
     # ### end Alembic commands ###
 
 
 def downgrade() -> None:
     # ### commands auto generated by Alembic - please adjust! ###
+    with op.batch_alter_table('human_task_candidates', schema=None) as batch_op:
+        batch_op.drop_index('ix_human_task_candidates_lookup')
+
+    op.drop_table('human_task_candidates')
     with op.batch_alter_table('task_history', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_task_history_instance_id'))
 
     op.drop_table('task_history')
+    with op.batch_alter_table('message_subscriptions', schema=None) as batch_op:
+        batch_op.drop_index('ix_message_subscriptions_lookup')
+        batch_op.drop_index(batch_op.f('ix_message_subscriptions_instance_id'))
+
+    op.drop_table('message_subscriptions')
+    with op.batch_alter_table('jobs', schema=None) as batch_op:
+        batch_op.drop_index('ix_jobs_status_next')
+        batch_op.drop_index(batch_op.f('ix_jobs_instance_id'))
+
+    op.drop_table('jobs')
     with op.batch_alter_table('incidents', schema=None) as batch_op:
         batch_op.drop_index('ix_incidents_tenant_status')
         batch_op.drop_index(batch_op.f('ix_incidents_instance_id'))
 
     op.drop_table('incidents')
+    with op.batch_alter_table('human_tasks', schema=None) as batch_op:
+        batch_op.drop_index('ix_human_tasks_tenant_created')
+        batch_op.drop_index('ix_human_tasks_tenant_assignee')
+        batch_op.drop_index(batch_op.f('ix_human_tasks_instance_id'))
+
+    op.drop_table('human_tasks')
+    with op.batch_alter_table('due_timers', schema=None) as batch_op:
+        batch_op.drop_index('ix_due_timers_status_due')
+        batch_op.drop_index(batch_op.f('ix_due_timers_instance_id'))
+
+    op.drop_table('due_timers')
     with op.batch_alter_table('process_instances', schema=None) as batch_op:
         batch_op.drop_index('ix_process_instances_tenant_status')
         batch_op.drop_index('ix_process_instances_tenant_business_key')
