@@ -24,6 +24,11 @@ class Engine:
         self.registry = Registry(self.db, max_bytes=self.settings.max_bpmn_bytes,
                                  known_operators=operators.names)
         self.runtime = Runtime(self.db, operators=operators)
+        # Save hooks mirror each saved workflow into the tables that wake it; one line per module:
+        # inbox-hook
+        # timers-hook
+        # messages-hook
+        # jobs-hook
 
     def close(self) -> None:
         self.db.dispose()
