@@ -1,7 +1,7 @@
 """aicmp's script sandbox: every BPMN/DMN expression and script runs through here.
 
 Uploaded BPMN under Spiff's default environment is remote code execution
-(docs/spiffworkflow-3.2-notes.md, sections 5 and 10); this package compiles with
+(../shared/docs/spiffworkflow-3.2-notes.md, sections 5 and 10); this package compiles with
 RestrictedPython under a stricter policy and charges each call against a `Limits` budget.
 """
 

@@ -66,8 +66,8 @@ class Budget:
     def check_bits(self, bits: float) -> None:
         """Refuse building an int of about `bits` bits before it is computed."""
         if bits > self.limits.max_int_bits:
-            self.fail("int size", f"would build an integer of about {int(bits)} bits "
-                      f"(limit {self.limits.max_int_bits})")
+            shown = f"about {bits:.0f}" if bits < 1e18 else "more than 10**18"
+            self.fail("int size", f"would build an integer of {shown} bits (limit {self.limits.max_int_bits})")
 
     def check_decimal_to_int(self, value: object) -> None:
         """int(Decimal('1e999999')) is legal but takes ~30 s; refuse it by exponent first."""

@@ -41,7 +41,7 @@ def _to_int_checked(func: Any) -> Any:
 
 
 DATETIME = _curated_module("datetime", _datetime, [
-    "date", "datetime", "time", "timedelta", "timezone", "tzinfo", "MINYEAR", "MAXYEAR"])
+    "date", "datetime", "time", "timedelta", "timezone", "tzinfo", "MINYEAR", "MAXYEAR", "UTC"])
 MATH = _curated_module("math", _math, [
     "acos", "asin", "atan", "atan2", "copysign", "cos", "cosh", "degrees", "e", "exp", "expm1",
     "fabs", "fmod", "frexp", "fsum", "gcd", "hypot", "inf", "isclose", "isfinite", "isinf", "isnan",
@@ -110,7 +110,7 @@ def _round(number: Any, ndigits: Any = None) -> Any:
         budget.check_decimal_to_int(number)
         return round(number)
     if isinstance(number, int) and isinstance(ndigits, int) and ndigits < 0:
-        budget.check_bits(-ndigits * 3.33)  # round(5, -10**8) computes 10**(10**8)
+        budget.check_bits(-ndigits * 10 // 3)  # round(5, -10**8) computes 10**(10**8)
     return round(number, ndigits)
 
 
@@ -158,7 +158,6 @@ _PLAIN = [
 
 SAFE_BUILTINS: dict[str, Any] = {name: getattr(builtins, name) for name in _PLAIN}
 SAFE_BUILTINS.update({
-    "None": None, "True": True, "False": False,
     "list": TypeProxy(list, _list), "tuple": TypeProxy(tuple, _tuple), "set": TypeProxy(set, _set),
     "dict": TypeProxy(dict, _dict), "str": TypeProxy(str, _str), "int": TypeProxy(int, _int),
     "range": TypeProxy(range, _range),

@@ -10,7 +10,7 @@ from SpiffWorkflow.bpmn.script_engine.python_environment import BasePythonScript
 
 from .budget import Budget, Limits, activate, deactivate
 from .builtins_safe import build_builtins
-from .errors import ScriptPolicyError
+from .errors import ScriptLimitExceeded, ScriptPolicyError
 from .policy import Compiled, compile_source
 
 
@@ -70,6 +70,10 @@ class SandboxEnvironment(BasePythonScriptEngineEnvironment):
         token = activate(budget)
         try:
             result = eval(compiled.code, namespace)  # noqa: S307 - compiled by RestrictedPython
+        except Exception as err:
+            if budget.exceeded is None or isinstance(err, ScriptLimitExceeded):
+                raise
+            raise budget.exceeded from err  # it caught the limit error, then failed otherwise
         finally:
             deactivate(token)
         if budget.exceeded is not None:  # the script caught ScriptLimitExceeded and carried on

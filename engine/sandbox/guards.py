@@ -90,7 +90,7 @@ def _check_pow(budget: Budget, a: Any, b: Any, mod: Any = None) -> None:
             budget.check_bits(max(a.bit_length(), b.bit_length(), mod.bit_length()))
         return
     if b > 1 and abs(a) > 1:
-        budget.check_bits(b * math.log2(abs(a)))
+        budget.check_bits(b * math.log2(abs(a)) if b.bit_length() < 64 else math.inf)
 
 
 def guarded_pow(a: Any, b: Any, mod: Any = None) -> Any:
@@ -222,8 +222,9 @@ class PrintCollector:
         budget = current()
         for obj in objects:
             check_repr_size(budget, obj)
-        text = (" " if sep is None else str(sep)).join(str(o) for o in objects)
-        text += "\n" if end is None else str(end)
+        sep_text, end_text = " " if sep is None else str(sep), "\n" if end is None else str(end)
+        budget.check_size(len(sep_text) * len(objects) + len(end_text))
+        text = sep_text.join(str(o) for o in objects) + end_text
         log.debug("script print: %.500s", text)
         if self._kept < self._MAX_KEPT:
             self._parts.append(text[: self._MAX_KEPT - self._kept])

@@ -20,6 +20,7 @@ from .errors import Problem
 from .guards import GUARDS
 
 MAX_SOURCE_CHARS = 100_000
+_CACHE_MAX_CHARS = 20_000
 FORBIDDEN_CALLS = frozenset({
     "open", "getattr", "setattr", "delattr", "hasattr", "type", "vars", "dir", "compile", "globals",
     "locals", "breakpoint", "input", "format", "memoryview", "object", "super", "help", "exit", "quit"})
@@ -175,19 +176,21 @@ def _refused(*problems: Problem) -> Compiled:
 
 
 def compile_source(source: str, mode: Literal["exec", "eval"]) -> Compiled:
-    """Compile once per (source, mode) (LRU cache); refuse non-text before hashing it."""
+    """Compile once per (source, mode); only short sources are cached, so task-data-derived
+    text (Spiff's DMN label fallback) cannot pin large strings in memory."""
     if mode not in ("exec", "eval"):
         raise ValueError(f"mode must be 'exec' or 'eval', not {mode!r}")
     if not isinstance(source, str):
-        return _refused(Problem(0, f"source must be text, not {type(source).__name__}"))
+        return _refused(Problem(1, f"source must be text, not {type(source).__name__}"))
+    if len(source) > MAX_SOURCE_CHARS:
+        return _refused(Problem(1, f"source longer than {MAX_SOURCE_CHARS} characters"))
+    if len(source) > _CACHE_MAX_CHARS:
+        return _compile(source, mode)
     return _compile_cached(source, mode)
 
 
-@lru_cache(maxsize=4096)
-def _compile_cached(source: str, mode: Literal["exec", "eval"]) -> Compiled:
+def _compile(source: str, mode: Literal["exec", "eval"]) -> Compiled:
     """Scripts are dedented and expressions stripped: BPMN editors indent text inside XML."""
-    if len(source) > MAX_SOURCE_CHARS:
-        return _refused(Problem(0, f"source longer than {MAX_SOURCE_CHARS} characters"))
     text = textwrap.dedent(source) if mode == "exec" else source.strip()
     try:
         tree = ast.parse(text, SCRIPT_FILENAME, mode)
@@ -202,6 +205,9 @@ def _compile_cached(source: str, mode: Literal["exec", "eval"]) -> Compiled:
     names = _all_names(result.code)
     guards = {name: GUARDS[name] for name in names & GUARDS.keys()}
     return Compiled(result.code, (), guards, bool(guards) or not names.isdisjoint(BUDGET_BUILTINS))
+
+
+_compile_cached = lru_cache(maxsize=2048)(_compile)
 
 
 def check_source(source: str, mode: Literal["exec", "eval"]) -> list[Problem]:

@@ -381,6 +381,9 @@ BUDGET_BREAKERS = [
     ("x = 3\nfor i in range(20):\n    x = x * x", "int size"),
     ("x = pow(7, 10**7)", "int size"),
     ("x = round(5, -10**8)", "int size"),
+    ("x = round(5, -10**400)", "int size"),
+    ("x = 2 ** 10 ** 400", "int size"),
+    ("print(*range(1000), sep='y' * 10**6)\nx = 1", "sequence size"),
     ("x = int(Decimal('1e999999'))", "int size"),
     ("x = math.floor(Decimal('1e999999'))", "int size"),
     ("x = Decimal('1e999999').as_integer_ratio()", "int size"),
@@ -399,6 +402,7 @@ BUDGET_BREAKERS = [
     ("x = max(*range(10**6))", "iterations"),
     ("def f(n):\n    return 0 if n == 0 else f(n - 1) + f(n - 1)\nx = f(40)", "iterations"),
     ("try:\n    while True:\n        pass\nexcept Exception:\n    pass\nx = 1", "iterations"),
+    ("try:\n    while True:\n        pass\nexcept Exception:\n    raise ValueError('hidden')", "iterations"),
 ]
 
 
