@@ -29,6 +29,8 @@ class Engine:
         # timers-hook
         # messages-hook
         # jobs-hook
+        # authorizer: set by engine.authz (Casbin RBAC with domains)
+        # authorizer-line
 
     def close(self) -> None:
         self.db.dispose()

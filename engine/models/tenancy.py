@@ -1,13 +1,21 @@
-"""Tenants: every tenant-owned row carries ``tenant_id``."""
+"""Tenancy: tenants, their organisation trees, business systems, users, roles and quotas.
+
+Every tenant-owned row carries ``tenant_id`` and every query filters on it. Platform staff
+(platform_admin, platform_operator, process_designer) are users with ``tenant_id`` NULL.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import String
+from sqlalchemy import ForeignKey, Index, Integer, Numeric, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from engine.models.base import Base, IdColumn, new_id, utcnow
+
+QUOTA_DIMENSIONS = ("vcpu", "memory_gib", "disk_gib", "instances", "eips", "gpus")
 
 
 class Tenant(Base):
@@ -16,5 +24,102 @@ class Tenant(Base):
     id: Mapped[str] = mapped_column(IdColumn, primary_key=True, default=new_id)
     code: Mapped[str] = mapped_column(String(64), unique=True)
     name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(String(1000), default="")
     enabled: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Organization(Base):
+    """A node of a tenant's organisation tree. ``path`` ("/root-id/child-id/") makes
+    "my organisation and below" one indexed prefix match."""
+
+    __tablename__ = "organizations"
+    __table_args__ = (UniqueConstraint("tenant_id", "code"), Index("ix_organizations_tenant_path", "tenant_id", "path"))
+
+    id: Mapped[str] = mapped_column(IdColumn, primary_key=True, default=new_id)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"))
+    parent_id: Mapped[str | None] = mapped_column(ForeignKey("organizations.id"))
+    code: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(200))
+    path: Mapped[str] = mapped_column(String(2000))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class BusinessSystem(Base):
+    __tablename__ = "business_systems"
+    __table_args__ = (UniqueConstraint("tenant_id", "code"),)
+
+    id: Mapped[str] = mapped_column(IdColumn, primary_key=True, default=new_id)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"), index=True)
+    organization_id: Mapped[str] = mapped_column(ForeignKey("organizations.id"))
+    code: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class BusinessSystemMember(Base):
+    __tablename__ = "business_system_members"
+
+    business_system_id: Mapped[str] = mapped_column(ForeignKey("business_systems.id", ondelete="CASCADE"),
+                                                    primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"))
+
+
+class User(Base):
+    __tablename__ = "users"
+    __table_args__ = (Index("ix_users_tenant_org", "tenant_id", "organization_id"),)
+
+    id: Mapped[str] = mapped_column(IdColumn, primary_key=True, default=new_id)
+    tenant_id: Mapped[str | None] = mapped_column(ForeignKey("tenants.id"))
+    organization_id: Mapped[str | None] = mapped_column(ForeignKey("organizations.id"))
+    username: Mapped[str] = mapped_column(String(100), unique=True)
+    display_name: Mapped[str] = mapped_column(String(200), default="")
+    email: Mapped[str | None] = mapped_column(String(200))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    password_changed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    enabled: Mapped[bool] = mapped_column(default=True)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None]
+    session_epoch: Mapped[int] = mapped_column(Integer, default=0)  # bumped to revoke every older token
+    active_role: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Role(Base):
+    """Built-in roles have ``tenant_id`` NULL and cannot be deleted; custom roles belong to a tenant."""
+
+    __tablename__ = "roles"
+    __table_args__ = (UniqueConstraint("tenant_id", "code"),)
+
+    id: Mapped[str] = mapped_column(IdColumn, primary_key=True, default=new_id)
+    tenant_id: Mapped[str | None] = mapped_column(ForeignKey("tenants.id"))
+    code: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(200))
+    builtin: Mapped[bool] = mapped_column(default=False)
+    permissions: Mapped[list[Any]] = mapped_column(default=list)
+    data_scope: Mapped[str] = mapped_column(String(24), default="mine")  # all | org_and_below | my_systems | mine
+
+
+class UserRole(Base):
+    __tablename__ = "user_roles"
+
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    role_id: Mapped[str] = mapped_column(ForeignKey("roles.id", ondelete="CASCADE"), primary_key=True, index=True)
+
+
+class Quota(Base):
+    """One dimension of a tenant's (organization_id NULL) or an organisation's quota."""
+
+    __tablename__ = "quotas"
+    __table_args__ = (UniqueConstraint("tenant_id", "organization_id", "dimension"),)
+
+    id: Mapped[str] = mapped_column(IdColumn, primary_key=True, default=new_id)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"))
+    organization_id: Mapped[str | None] = mapped_column(ForeignKey("organizations.id"))
+    dimension: Mapped[str] = mapped_column(String(24))
+    total: Mapped[Decimal] = mapped_column(Numeric(18, 3), default=Decimal(0))
+    used: Mapped[Decimal] = mapped_column(Numeric(18, 3), default=Decimal(0))
+    in_process: Mapped[Decimal] = mapped_column(Numeric(18, 3), default=Decimal(0))
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
