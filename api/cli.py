@@ -89,6 +89,20 @@ def cmd_bpmn_simulate(args: argparse.Namespace) -> int:
     return 0 if result.completed else 1
 
 
+def cmd_audit_verify(args: argparse.Namespace) -> int:
+    from engine import audit
+    from engine.core import Engine
+
+    engine = Engine()
+    with engine.db.read() as s:
+        result = audit.verify(s)
+    if result.ok:
+        print(f"audit log intact: {result.checked} rows verified")
+        return 0
+    print(f"audit log BROKEN at row {result.first_bad_id}: {result.reason} ({result.checked} rows before it verified)")
+    return 1
+
+
 def cmd_seed(args: argparse.Namespace) -> int:
     from engine.core import Engine
     from seed import seed
@@ -103,6 +117,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from api.server import serve
 
     return serve(host=args.host, port=args.port, workers=args.workers)
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from engine.worker.main import run_worker
+
+    queues = [q.strip() for item in args.queues for q in item.split(",") if q.strip()]
+    return run_worker(concurrency=args.concurrency, queues=queues, pool=args.pool, loglevel=args.loglevel)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -130,6 +151,11 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--json", action="store_true", help="machine-readable output")
     sim.set_defaults(func=cmd_bpmn_simulate)
 
+    aud = sub.add_parser("audit", help="the tamper-evident audit log").add_subparsers(dest="audit_command",
+                                                                                      required=True)
+    ver = aud.add_parser("verify", help="check every hash chain; exit 1 and name the first altered or removed row")
+    ver.set_defaults(func=cmd_audit_verify)
+
     sd = sub.add_parser("seed", help="create demo tenants and deploy bpmn/ and forms/ (idempotent)")
     sd.set_defaults(func=cmd_seed)
 
@@ -138,6 +164,16 @@ def build_parser() -> argparse.ArgumentParser:
     srv.add_argument("--port", type=int, default=8080)
     srv.add_argument("--workers", type=int, default=1, help="gunicorn worker processes")
     srv.set_defaults(func=cmd_serve)
+
+    wk = sub.add_parser("worker", help="run jobs from AICMP_BROKER_URL (RabbitMQ) and the periodic sweeps")
+    wk.add_argument("--concurrency", type=int, default=None, metavar="N",
+                    help="jobs run at once (default: one per CPU)")
+    wk.add_argument("--queues", action="append", default=[], metavar="NAME[,NAME]",
+                    help="queues to consume (default: AICMP_JOB_QUEUE, aicmp.jobs); repeatable")
+    wk.add_argument("--pool", default="prefork", choices=["prefork", "threads", "solo"],
+                    help="how jobs run: child processes (default), threads, or one at a time in-process")
+    wk.add_argument("--loglevel", default="INFO")
+    wk.set_defaults(func=cmd_worker)
     return parser
 
 

@@ -1,9 +1,10 @@
 """The tamper-evident audit log: append-only rows chained by SHA-256.
 
-Each row's hash covers its own content and the previous row's hash, so editing or deleting any
-row breaks the chain from there on; ``verify`` finds the first row that no longer fits.
-Appends are serialized (a PostgreSQL advisory lock; SQLite write transactions are serial
-already) so two writers can never chain onto the same predecessor.
+Each tenant (and the platform) has its own chain: a row's hash covers its content and the hash
+of the previous row of the same chain, so editing or deleting any row breaks the chain from
+there on; ``verify`` finds the first row that no longer fits. Appends to one chain are
+serialized (a PostgreSQL advisory lock per chain; SQLite write transactions are serial already)
+so two writers can never chain onto the same predecessor, while tenants never wait on each other.
 """
 
 from __future__ import annotations
@@ -22,7 +23,11 @@ from engine import clock
 from engine.models import AuditEntry
 
 GENESIS = "0" * 64
-_LOCK_KEY = 0x41494D50  # "AIMP": the advisory lock id that serializes appends on PostgreSQL
+_LOCK_CLASS = 0x41494D50  # "AIMP": first key of the advisory lock that serializes appends per chain
+
+
+def _chain_lock_key(tenant_id: str | None) -> int:
+    return int.from_bytes(hashlib.sha256((tenant_id or "").encode()).digest()[:4], "big", signed=True)
 
 
 def _digest(prev_hash: str, at: datetime, tenant_id: str | None, actor: str | None, action: str,
@@ -37,8 +42,11 @@ def record(session: Session, *, action: str, actor: str | None, tenant_id: str |
            detail: dict[str, Any] | None = None, ip: str | None = None) -> AuditEntry:
     """Append one entry inside the caller's transaction (it commits or rolls back with the change)."""
     if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_KEY})
-    prev = session.scalars(select(AuditEntry.hash).order_by(AuditEntry.id.desc()).limit(1)).first() or GENESIS
+        key = {"c": _LOCK_CLASS, "k": _chain_lock_key(tenant_id)}
+        session.execute(text("SELECT pg_advisory_xact_lock(:c, :k)"), key)
+    chain = AuditEntry.tenant_id.is_(None) if tenant_id is None else AuditEntry.tenant_id == tenant_id
+    prev = session.scalars(select(AuditEntry.hash).where(chain).order_by(AuditEntry.id.desc()).limit(1)).first()
+    prev = prev or GENESIS
     at = clock.now()
     detail = json.loads(json.dumps(detail or {}, default=str))
     entry = AuditEntry(at=at, tenant_id=tenant_id, actor=actor, action=action, target_type=target_type,
@@ -69,16 +77,16 @@ def _rows(session: Session, batch: int = 1000) -> Iterator[AuditEntry]:
 
 
 def verify(session: Session) -> VerifyResult:
-    """Walk the chain; report the first row that was altered, or follows a removed one."""
-    prev = GENESIS
+    """Walk every chain; report the first row that was altered, or follows a removed one."""
+    last: dict[str | None, str] = {}
     checked = 0
     for row in _rows(session):
-        if row.prev_hash != prev:
+        if row.prev_hash != last.get(row.tenant_id, GENESIS):
             return VerifyResult(False, checked, row.id, "the row before it was removed or altered")
         expected = _digest(row.prev_hash, row.at, row.tenant_id, row.actor, row.action, row.target_type,
                            row.target_id, row.detail, row.ip)
         if row.hash != expected:
             return VerifyResult(False, checked, row.id, "its content does not match its hash")
-        prev = row.hash
+        last[row.tenant_id] = row.hash
         checked += 1
     return VerifyResult(True, checked)

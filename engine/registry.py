@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from engine import audit
 from engine.db import Database
 from engine.errors import Conflict, DeploymentRejected, NotFound
 from engine.models import BpmnFile, Deployment, DeploymentFile, ProcessDefinition
@@ -107,7 +108,7 @@ class Registry:
         return validate_files(files, max_bytes=self.max_bytes, known_operators=names)
 
     def deploy(self, files: dict[str, bytes], *, tenant_id: str | None = None, actor: str | None = None,
-               name: str = "") -> DeploymentResult:
+               name: str = "", ip: str | None = None) -> DeploymentResult:
         if not files:
             raise DeploymentRejected("a deployment needs at least one file", errors=[])
         validation = self.validate(files)
@@ -119,13 +120,14 @@ class Registry:
             raise DeploymentRejected("the deployment holds no executable process", errors=[])
         for attempt in range(3):
             try:
-                return self._store(validation, tenant_id, actor, name)
+                return self._store(validation, tenant_id, actor, name, ip)
             except IntegrityError as exc:  # a concurrent deploy took the same version number
                 if attempt == 2:
                     raise Conflict("another deployment of the same key is in progress; retry") from exc
         raise AssertionError("unreachable")
 
-    def _store(self, v: Validation, tenant_id: str | None, actor: str | None, name: str) -> DeploymentResult:
+    def _store(self, v: Validation, tenant_id: str | None, actor: str | None, name: str,
+               ip: str | None) -> DeploymentResult:
         result = DeploymentResult(None, warnings=v.warnings)
         with self.db.write() as s:
             deployment: Deployment | None = None
@@ -150,6 +152,11 @@ class Registry:
                 s.flush()
                 result.definitions.append(DeployedDefinition(proc.key, version, row.id, tenant_id, created=True))
             result.deployment_id = deployment.id if deployment else None
+            if deployment is not None:
+                audit.record(s, action="process-definition.deploy", actor=actor, tenant_id=tenant_id,
+                             target_type="deployment", target_id=str(deployment.id), ip=ip,
+                             detail={"definitions": [f"{d.key} v{d.version}" for d in result.definitions if d.created],
+                                     "files": sorted(v.files)})
         return result
 
     def _new_deployment(self, s: Session, v: Validation, tenant_id: str | None, actor: str | None,

@@ -13,7 +13,7 @@ from engine.models.base import Base, utcnow
 
 class AuditEntry(Base):
     __tablename__ = "audit_log"
-    __table_args__ = (Index("ix_audit_log_tenant_at", "tenant_id", "at"),)
+    __table_args__ = (Index("ix_audit_log_tenant_id", "tenant_id", "id"), Index("ix_audit_log_at", "at"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -19,7 +19,7 @@ from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from engine import clock
+from engine import audit, clock
 from engine.db import Database
 from engine.errors import Conflict, InvalidInput, NotFound
 from engine.models import Incident, ProcessDefinition, ProcessInstance, TaskHistory
@@ -185,8 +185,8 @@ class Runtime:
 
     # -- operations ---------------------------------------------------------------------
 
-    def start(self, key: str, *, tenant_id: str, initiator: str | None = None,
-              business_key: str | None = None, variables: dict[str, Any] | None = None) -> ProcessInstance:
+    def start(self, key: str, *, tenant_id: str, initiator: str | None = None, business_key: str | None = None,
+              variables: dict[str, Any] | None = None, ip: str | None = None) -> ProcessInstance:
         try:
             data = to_json_value(variables or {})
         except TypeError as exc:
@@ -210,22 +210,28 @@ class Runtime:
             s.add(row)
             s.flush()
             self._save(s, loaded, initiator, insert=True)
+            audit.record(s, action="process-instance.start", actor=initiator, tenant_id=tenant_id,
+                         target_type="process-instance", target_id=row.id, ip=ip,
+                         detail={"key": key, "version_id": definition.id, "business_key": business_key})
         for action in loaded.after_commit:
             action()
         return row
 
     def complete_task(self, instance_id: str, task_guid: str, data: dict[str, Any] | None = None, *,
-                      actor: str | None, tenant_id: str | None = None) -> ProcessInstance:
+                      actor: str | None, tenant_id: str | None = None, ip: str | None = None) -> ProcessInstance:
         try:
             payload = to_json_value(data or {})
         except TypeError as exc:
             raise InvalidInput(f"data: {exc}") from exc
-        with self.mutation(instance_id, tenant_id=tenant_id, actor=actor) as (_s, loaded):
+        with self.mutation(instance_id, tenant_id=tenant_id, actor=actor) as (s, loaded):
             task = self._task(loaded.workflow, task_guid)
             if task.state != TaskState.READY or not task.task_spec.manual:
                 raise Conflict(f"task {task_guid} is not waiting for input")
             task.data.update(payload)
             self._run_task(loaded, task)
+            audit.record(s, action="task.complete", actor=actor, tenant_id=loaded.row.tenant_id,
+                         target_type="task", target_id=task_guid, ip=ip,
+                         detail={"instance": instance_id, "task": task.task_spec.bpmn_id, "fields": sorted(payload)})
         return loaded.row
 
     def _run_task(self, loaded: Loaded, task: Any) -> None:
@@ -246,14 +252,16 @@ class Runtime:
             raise NotFound(f"no task {task_guid} in this instance")
         return task
 
-    def suspend(self, instance_id: str, *, actor: str | None, tenant_id: str | None = None) -> ProcessInstance:
-        return self._set_status(instance_id, tenant_id, ACTIVE, "suspended")
+    def suspend(self, instance_id: str, *, actor: str | None, tenant_id: str | None = None,
+                ip: str | None = None) -> ProcessInstance:
+        return self._set_status(instance_id, tenant_id, ACTIVE, "suspended", actor, ip)
 
-    def resume(self, instance_id: str, *, actor: str | None, tenant_id: str | None = None) -> ProcessInstance:
-        return self._set_status(instance_id, tenant_id, ("suspended",), None)
+    def resume(self, instance_id: str, *, actor: str | None, tenant_id: str | None = None,
+               ip: str | None = None) -> ProcessInstance:
+        return self._set_status(instance_id, tenant_id, ("suspended",), None, actor, ip)
 
     def _set_status(self, instance_id: str, tenant_id: str | None, allowed: tuple[str, ...],
-                    status: str | None) -> ProcessInstance:
+                    status: str | None, actor: str | None, ip: str | None) -> ProcessInstance:
         with self.db.write() as s:
             row = self._locked(s, instance_id, tenant_id)
             if row.status not in allowed:
@@ -270,20 +278,25 @@ class Runtime:
                 raise Conflict("the instance changed concurrently; reload it and try again")
             row.status = status
             row.lock_version += 1
+            audit.record(s, action="process-instance.suspend" if status == "suspended" else "process-instance.resume",
+                         actor=actor, tenant_id=row.tenant_id, target_type="process-instance", target_id=row.id, ip=ip)
             return row
 
-    def cancel(self, instance_id: str, *, actor: str | None, tenant_id: str | None = None) -> ProcessInstance:
+    def cancel(self, instance_id: str, *, actor: str | None, tenant_id: str | None = None,
+               ip: str | None = None) -> ProcessInstance:
         with self.mutation(instance_id, tenant_id=tenant_id, actor=actor,
                            allowed=(*ACTIVE, "suspended")) as (s, loaded):
             loaded.workflow.cancel()
             loaded.row.status = "cancelled"
+            audit.record(s, action="process-instance.cancel", actor=actor, tenant_id=loaded.row.tenant_id,
+                         target_type="process-instance", target_id=instance_id, ip=ip)
             for incident in s.scalars(select(Incident).where(Incident.instance_id == instance_id,
                                                              Incident.status == "open")):
                 incident.status, incident.resolved_at = "resolved", clock.now()
         return loaded.row
 
-    def retry_incident(self, incident_id: str, *, actor: str | None,
-                       tenant_id: str | None = None) -> ProcessInstance:
+    def retry_incident(self, incident_id: str, *, actor: str | None, tenant_id: str | None = None,
+                       ip: str | None = None) -> ProcessInstance:
         """Run the failed task again (after the operator was registered, the script fixed by a new
         version's data, or the outside system recovered)."""
         with self.db.read() as s:
@@ -300,6 +313,8 @@ class Runtime:
                                  .values(status="resolved", resolved_at=clock.now()))
             if resolved.rowcount != 1:
                 raise Conflict("incident is already resolved")
+            audit.record(s, action="incident.retry", actor=actor, tenant_id=loaded.row.tenant_id,
+                         target_type="incident", target_id=incident_id, ip=ip)
             task = self._task(loaded.workflow, task_guid) if task_guid else None
             if task is not None and task.state in (TaskState.STARTED, TaskState.ERROR):
                 if task.state == TaskState.ERROR:

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-28 15:16:01.048552
+Create Date: 2026-11-28 15:18:37.922889
 """
 
 from alembic import op
@@ -33,7 +33,8 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_audit_log'))
     )
     with op.batch_alter_table('audit_log', schema=None) as batch_op:
-        batch_op.create_index('ix_audit_log_tenant_at', ['tenant_id', 'at'], unique=False)
+        batch_op.create_index('ix_audit_log_at', ['at'], unique=False)
+        batch_op.create_index('ix_audit_log_tenant_id', ['tenant_id', 'id'], unique=False)
 
     op.create_table('bpmn_files',
     sa.Column('sha256', sa.String(length=64), nullable=False),
@@ -457,7 +458,8 @@ def downgrade() -> None:
     op.drop_table('idempotency_records')
     op.drop_table('bpmn_files')
     with op.batch_alter_table('audit_log', schema=None) as batch_op:
-        batch_op.drop_index('ix_audit_log_tenant_at')
+        batch_op.drop_index('ix_audit_log_tenant_id')
+        batch_op.drop_index('ix_audit_log_at')
 
     op.drop_table('audit_log')
     # ### end Alembic commands ###
