@@ -53,8 +53,8 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.extensions["aicmp.engine"] = eng
     api = Api(app)
     app.extensions["aicmp.api"] = api
-    JWTManager(app)
     errors.install(app)
+    errors.install_jwt(JWTManager(app))
 
     @app.get("/healthz")
     def healthz() -> Any:
@@ -77,5 +77,8 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     # tenancy-blueprints
     # audit-blueprint
     # process-blueprints
+    from api.blueprints import processes
+
+    api.register_blueprint(processes.blp)
     # inbox-blueprint
     return app
