@@ -54,7 +54,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     api = Api(app)
     app.extensions["aicmp.api"] = api
     errors.install(app)
-    errors.install_jwt(JWTManager(app))
+    JWTManager(app)
 
     @app.get("/healthz")
     def healthz() -> Any:
@@ -73,12 +73,19 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         return jsonify(status="ready" if ready else "not ready", checks=checks), 200 if ready else 503
 
     # Blueprints, one line each (each module owns its line):
-    # auth-blueprint
-    # tenancy-blueprints
+    from api.blueprints import auth  # auth-blueprint: also gives JWT failures the one error shape
+    auth.install(app)
+    from api.blueprints import tenancy  # tenancy-blueprints
+    tenancy.register(api)
     # audit-blueprint
     # process-blueprints
+    from api.blueprints import applications  # catalog, cart, applications, site messages
+
+    applications.register(app)
     from api.blueprints import processes
 
     api.register_blueprint(processes.blp)
-    # inbox-blueprint
+    from api.blueprints import tasks  # inbox-blueprint
+
+    api.register_blueprint(tasks.blp)
     return app

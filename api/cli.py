@@ -109,6 +109,8 @@ def cmd_seed(args: argparse.Namespace) -> int:
 
     report = seed(Engine())
     print(f"tenants created: {', '.join(report.tenants_created) or 'none (already there)'}")
+    print(f"built-in roles created: {', '.join(report.roles_created) or 'none (already there)'}")
+    print(f"demo users created: {', '.join(report.users_created) or 'none (already there)'}")
     print(f"process definitions: {', '.join(report.definitions) or 'none'}")
     return 0
 
@@ -156,7 +158,8 @@ def build_parser() -> argparse.ArgumentParser:
     ver = aud.add_parser("verify", help="check every hash chain; exit 1 and name the first altered or removed row")
     ver.set_defaults(func=cmd_audit_verify)
 
-    sd = sub.add_parser("seed", help="create demo tenants and deploy bpmn/ and forms/ (idempotent)")
+    sd = sub.add_parser("seed", help="create built-in roles, demo tenants and users; deploy bpmn/ and forms/ "
+                                      "(idempotent)")
     sd.set_defaults(func=cmd_seed)
 
     srv = sub.add_parser("serve", help="run the HTTP API (migrates and seeds an empty database first)")

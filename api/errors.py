@@ -48,20 +48,6 @@ def _field_errors(messages: Any) -> list[dict[str, Any]]:
     return out
 
 
-def install_jwt(jwt: Any) -> None:
-    """flask-jwt-extended answers in its own shape by default; make it ours."""
-
-    def unauthorized(message: str) -> Any:
-        return jsonify(error_body(401, message)), 401
-
-    jwt.unauthorized_loader(lambda reason: unauthorized(f"authentication required: {reason}"))
-    jwt.invalid_token_loader(lambda reason: unauthorized(f"invalid token: {reason}"))
-    jwt.expired_token_loader(lambda _header, _payload: unauthorized("the token has expired"))
-    jwt.revoked_token_loader(lambda _header, _payload: unauthorized("the token was revoked"))
-    jwt.needs_fresh_token_loader(lambda _header, _payload: unauthorized("a fresh login is required"))
-    jwt.user_lookup_error_loader(lambda _header, _payload: unauthorized("the token's user is gone"))
-
-
 def install(app: Flask) -> None:
     @app.errorhandler(EngineError)
     def engine_error(exc: EngineError) -> Any:

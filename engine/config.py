@@ -17,17 +17,55 @@ def _int(name: str, default: int) -> int:
         raise ValueError(f"{name} must be an integer, got {raw!r}") from exc
 
 
+def _bool(name: str, default: bool) -> bool:
+    raw = os.environ.get(name, "").strip().lower()
+    if raw == "":
+        return default
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"{name} must be true or false, got {raw!r}")
+
+
+def _names(name: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in os.environ.get(name, "").split(",") if part.strip())
+
+
 @dataclass(frozen=True)
 class Settings:
     var_dir: Path = field(default_factory=lambda: Path(os.environ.get("AICMP_VAR_DIR", "var")).resolve())
     database_url: str = ""
     broker_url: str = field(default_factory=lambda: os.environ.get("AICMP_BROKER_URL", ""))
     max_bpmn_bytes: int = field(default_factory=lambda: _int("AICMP_MAX_BPMN_BYTES", 5 * 1024 * 1024))
+    # jobs: modules imported so their operators register (comma-separated), the broker queue, and
+    # how long a queued job may sit past its due time before the sweep sends it again
+    operator_modules: tuple[str, ...] = field(default_factory=lambda: _names("AICMP_OPERATOR_MODULES"))
+    job_queue: str = field(default_factory=lambda: os.environ.get("AICMP_JOB_QUEUE") or "aicmp.jobs")
+    job_lost_after_s: int = field(default_factory=lambda: _int("AICMP_JOB_LOST_AFTER_S", 60))
+    # login policy (engine.identity): password rules, lockout, password age, one session per user;
+    # argon2_profile "test" makes hashing cheap for the test suite only, never set it in production
+    password_min_length: int = field(default_factory=lambda: _int("AICMP_PASSWORD_MIN_LENGTH", 10))
+    password_classes: int = field(default_factory=lambda: _int("AICMP_PASSWORD_CLASSES", 3))
+    lockout_failures: int = field(default_factory=lambda: _int("AICMP_LOCKOUT_FAILURES", 5))
+    lockout_minutes: int = field(default_factory=lambda: _int("AICMP_LOCKOUT_MINUTES", 15))
+    password_max_age_days: int = field(default_factory=lambda: _int("AICMP_PASSWORD_MAX_AGE_DAYS", 90))
+    single_session: bool = field(default_factory=lambda: _bool("AICMP_SINGLE_SESSION", False))
+    argon2_profile: str = field(default_factory=lambda: os.environ.get("AICMP_ARGON2_PROFILE") or "standard")
 
     def __post_init__(self) -> None:
         if not self.database_url:
             url = os.environ.get("AICMP_DATABASE_URL") or f"sqlite:///{self.var_dir / 'aicmp.db'}"
             object.__setattr__(self, "database_url", url)
+        if not 1 <= self.password_classes <= 4:
+            raise ValueError("AICMP_PASSWORD_CLASSES must be between 1 and 4 (lower, upper, digit, symbol)")
+        if self.password_min_length < 1 or self.lockout_failures < 1 or self.lockout_minutes < 0:
+            raise ValueError("AICMP_PASSWORD_MIN_LENGTH and AICMP_LOCKOUT_FAILURES must be at least 1, "
+                             "AICMP_LOCKOUT_MINUTES at least 0")
+        if self.password_max_age_days < 0:
+            raise ValueError("AICMP_PASSWORD_MAX_AGE_DAYS must be 0 (never) or more")
+        if self.argon2_profile not in ("standard", "test"):
+            raise ValueError(f"AICMP_ARGON2_PROFILE must be 'standard' or 'test', got {self.argon2_profile!r}")
 
     @property
     def embedded(self) -> bool:

@@ -23,14 +23,21 @@ class Engine:
             migrate.upgrade(self.db)
         self.registry = Registry(self.db, max_bytes=self.settings.max_bpmn_bytes,
                                  known_operators=operators.names)
-        self.runtime = Runtime(self.db, operators=operators)
+        self.runtime = Runtime(self.db, operators=operators, async_enabled=True)
         # Save hooks mirror each saved workflow into the tables that wake it; one line per module:
-        # inbox-hook
-        # timers-hook
-        # messages-hook
-        # jobs-hook
+        from engine.inbox import Inbox
+
+        self.inbox = Inbox(self)  # inbox-hook: keeps human_tasks in step with every save
+        from engine import timers  # timers-hook: due_timers mirror the waiting timers
+        timers.install(self)
+        from engine import messages  # messages-hook: message_subscriptions mirror the waiting catches
+        messages.install(self)
+        from engine.jobs import install as install_jobs  # jobs-hook: async operators, Celery
+        self.jobs = install_jobs(self)
         # authorizer: set by engine.authz (Casbin RBAC with domains)
-        # authorizer-line
+        from engine.authz import Authorizer
+
+        self.authorizer = Authorizer(self.db)
 
     def close(self) -> None:
         self.db.dispose()

@@ -37,3 +37,8 @@ class DeploymentRejected(EngineError):
 
     status = 400
     code = "deployment_rejected"
+
+
+class TooManyRequests(EngineError):
+    status = 429
+    code = "too_many_requests"

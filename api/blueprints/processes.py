@@ -309,3 +309,23 @@ def send_message(body: dict[str, Any]) -> Any:
                                   correlation_keys=body["correlation_keys"], payload=body["payload"],
                                   actor=principal.username)
     return {"instance_id": instance_id}
+
+
+class UrgedSchema(Schema):
+    tasks = fields.List(fields.String(), metadata={"description": "the open tasks now in their holders' urged tab"})
+
+
+@blp.route("/process-instances/<string:instance_id>/urge", methods=["POST"])
+@requires("process-instance:start")
+@blp.response(200, UrgedSchema)
+def urge(instance_id: str) -> Any:
+    """Urge the people holding this instance's open tasks (initiator only; at most once an hour: 429)."""
+    from engine.inbox_tabs import urge as urge_instance
+
+    principal = current_principal()
+    if principal.tenant_id is None:
+        raise InvalidInput("only the initiator, a tenant user, can urge an instance")
+    with engine().db.write() as s:
+        tasks = urge_instance(s, tenant_id=principal.tenant_id, instance_id=instance_id, user=principal.username,
+                              ip=client_ip())
+    return {"tasks": tasks}

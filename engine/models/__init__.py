@@ -1,5 +1,6 @@
 """SQLAlchemy models; importing this package registers every table on ``Base.metadata``."""
 
+from engine.models import applications, catalog  # noqa: F401 - register their tables
 from engine.models.api_state import IdempotencyRecord, PolicyVersion, RevokedToken
 from engine.models.audit import AuditEntry
 from engine.models.base import Base
@@ -24,6 +25,7 @@ from engine.models.tenancy import (
     User,
     UserRole,
 )
+from engine.models.urges import TaskUrge
 from engine.models.waits import DueTimer, Job, MessageSubscription
 
 __all__ = [
@@ -52,5 +54,6 @@ __all__ = [
     "ProcessDefinition",
     "ProcessInstance",
     "TaskHistory",
+    "TaskUrge",
     "Tenant",
 ]

@@ -10,7 +10,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, Integer, Numeric, String, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, Integer, Numeric, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from engine.models.base import Base, IdColumn, new_id, utcnow
@@ -110,10 +110,19 @@ class UserRole(Base):
 
 
 class Quota(Base):
-    """One dimension of a tenant's (organization_id NULL) or an organisation's quota."""
+    """One dimension of a tenant's (organization_id NULL) or an organisation's quota.
+
+    ``used`` and ``in_process`` count the whole subtree (engine.tenancy.quotas books a reservation at
+    the organisation, every ancestor and the tenant). A unique constraint treats NULLs as distinct,
+    so the tenant-level row gets a partial unique index of its own.
+    """
 
     __tablename__ = "quotas"
-    __table_args__ = (UniqueConstraint("tenant_id", "organization_id", "dimension"),)
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "organization_id", "dimension"),
+        Index("uq_quotas_tenant_level", "tenant_id", "dimension", unique=True,
+              postgresql_where=text("organization_id IS NULL"), sqlite_where=text("organization_id IS NULL")),
+    )
 
     id: Mapped[str] = mapped_column(IdColumn, primary_key=True, default=new_id)
     tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"))
@@ -123,3 +132,27 @@ class Quota(Base):
     used: Mapped[Decimal] = mapped_column(Numeric(18, 3), default=Decimal(0))
     in_process: Mapped[Decimal] = mapped_column(Numeric(18, 3), default=Decimal(0))
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class CasbinRule(Base):
+    """A Casbin policy line (sqlalchemy-adapter's ``db_class``): ``p`` role permissions, ``g`` user roles.
+
+    Written only by engine.authz inside the transaction that changes the Role/UserRole rows it
+    derives from; the adapter only loads it.
+    """
+
+    __tablename__ = "casbin_rule"
+    __table_args__ = (Index("ix_casbin_rule_ptype_v0", "ptype", "v0"), Index("ix_casbin_rule_ptype_v1", "ptype", "v1"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ptype: Mapped[str] = mapped_column(String(8))
+    v0: Mapped[str | None] = mapped_column(String(255))
+    v1: Mapped[str | None] = mapped_column(String(255))
+    v2: Mapped[str | None] = mapped_column(String(255))
+    v3: Mapped[str | None] = mapped_column(String(255))
+    v4: Mapped[str | None] = mapped_column(String(255))
+    v5: Mapped[str | None] = mapped_column(String(255))
+
+    def __str__(self) -> str:  # the adapter parses this text as one policy line
+        values = (self.v0, self.v1, self.v2, self.v3, self.v4, self.v5)
+        return ", ".join([self.ptype, *(v for v in values if v is not None)])

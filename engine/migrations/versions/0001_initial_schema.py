@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-28 15:18:37.922889
+Create Date: 2026-11-28 15:40:22.545198
 """
 
 from alembic import op
@@ -42,6 +42,21 @@ def upgrade() -> None:
     sa.Column('content', sa.LargeBinary(), nullable=False),
     sa.PrimaryKeyConstraint('sha256', name=op.f('pk_bpmn_files'))
     )
+    op.create_table('casbin_rule',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('ptype', sa.String(length=8), nullable=False),
+    sa.Column('v0', sa.String(length=255), nullable=True),
+    sa.Column('v1', sa.String(length=255), nullable=True),
+    sa.Column('v2', sa.String(length=255), nullable=True),
+    sa.Column('v3', sa.String(length=255), nullable=True),
+    sa.Column('v4', sa.String(length=255), nullable=True),
+    sa.Column('v5', sa.String(length=255), nullable=True),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_casbin_rule'))
+    )
+    with op.batch_alter_table('casbin_rule', schema=None) as batch_op:
+        batch_op.create_index('ix_casbin_rule_ptype_v0', ['ptype', 'v0'], unique=False)
+        batch_op.create_index('ix_casbin_rule_ptype_v1', ['ptype', 'v1'], unique=False)
+
     op.create_table('idempotency_records',
     sa.Column('user_id', sa.String(length=36), nullable=False),
     sa.Column('key', sa.String(length=200), nullable=False),
@@ -56,6 +71,20 @@ def upgrade() -> None:
     sa.Column('version', sa.Integer(), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_policy_version'))
     )
+    op.create_table('product_categories',
+    sa.Column('id', sa.String(length=36), nullable=False),
+    sa.Column('parent_id', sa.String(length=36), nullable=True),
+    sa.Column('code', sa.String(length=64), nullable=False),
+    sa.Column('name', sa.String(length=200), nullable=False),
+    sa.Column('sort_order', sa.Integer(), nullable=False),
+    sa.Column('created_at', engine.models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['parent_id'], ['product_categories.id'], name=op.f('fk_product_categories_parent_id_product_categories')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_product_categories')),
+    sa.UniqueConstraint('code', name=op.f('uq_product_categories_code'))
+    )
+    with op.batch_alter_table('product_categories', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_product_categories_parent_id'), ['parent_id'], unique=False)
+
     op.create_table('revoked_tokens',
     sa.Column('jti', sa.String(length=64), nullable=False),
     sa.Column('expires_at', engine.models.base.UTCDateTime(timezone=True), nullable=False),
@@ -100,6 +129,23 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('organizations', schema=None) as batch_op:
         batch_op.create_index('ix_organizations_tenant_path', ['tenant_id', 'path'], unique=False)
+
+    op.create_table('products',
+    sa.Column('id', sa.String(length=36), nullable=False),
+    sa.Column('code', sa.String(length=64), nullable=False),
+    sa.Column('name', sa.String(length=200), nullable=False),
+    sa.Column('description', sa.String(length=2000), nullable=False),
+    sa.Column('category_id', sa.String(length=36), nullable=False),
+    sa.Column('visibility', sa.String(length=16), nullable=False),
+    sa.Column('enabled', sa.Boolean(), nullable=False),
+    sa.Column('created_at', engine.models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', engine.models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['category_id'], ['product_categories.id'], name=op.f('fk_products_category_id_product_categories')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_products')),
+    sa.UniqueConstraint('code', name=op.f('uq_products_code'))
+    )
+    with op.batch_alter_table('products', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_products_category_id'), ['category_id'], unique=False)
 
     op.create_table('roles',
     sa.Column('id', sa.String(length=36), nullable=False),
@@ -159,6 +205,38 @@ def upgrade() -> None:
     with op.batch_alter_table('process_definitions', schema=None) as batch_op:
         batch_op.create_index('ix_process_definitions_scope', ['key', 'tenant_id', 'version'], unique=False)
 
+    op.create_table('product_specs',
+    sa.Column('id', sa.String(length=36), nullable=False),
+    sa.Column('product_id', sa.String(length=36), nullable=False),
+    sa.Column('code', sa.String(length=64), nullable=False),
+    sa.Column('name', sa.String(length=200), nullable=False),
+    sa.Column('vcpu', sa.Integer(), nullable=False),
+    sa.Column('memory_gib', sa.Numeric(precision=18, scale=3), nullable=False),
+    sa.Column('disk_gib', sa.Numeric(precision=18, scale=3), nullable=False),
+    sa.Column('gpu_model', sa.String(length=100), nullable=True),
+    sa.Column('gpu_count', sa.Integer(), nullable=False),
+    sa.Column('instances', sa.Integer(), nullable=False),
+    sa.Column('eips', sa.Integer(), nullable=False),
+    sa.Column('enabled', sa.Boolean(), nullable=False),
+    sa.Column('sort_order', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['product_id'], ['products.id'], name=op.f('fk_product_specs_product_id_products'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_product_specs')),
+    sa.UniqueConstraint('product_id', 'code', name=op.f('uq_product_specs_product_id'))
+    )
+    with op.batch_alter_table('product_specs', schema=None) as batch_op:
+        batch_op.create_index('ix_product_specs_gpu_model', ['gpu_model'], unique=False)
+        batch_op.create_index(batch_op.f('ix_product_specs_product_id'), ['product_id'], unique=False)
+
+    op.create_table('product_visibility',
+    sa.Column('product_id', sa.String(length=36), nullable=False),
+    sa.Column('tenant_id', sa.String(length=36), nullable=False),
+    sa.ForeignKeyConstraint(['product_id'], ['products.id'], name=op.f('fk_product_visibility_product_id_products'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['tenant_id'], ['tenants.id'], name=op.f('fk_product_visibility_tenant_id_tenants'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('product_id', 'tenant_id', name=op.f('pk_product_visibility'))
+    )
+    with op.batch_alter_table('product_visibility', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_product_visibility_tenant_id'), ['tenant_id'], unique=False)
+
     op.create_table('quotas',
     sa.Column('id', sa.String(length=36), nullable=False),
     sa.Column('tenant_id', sa.String(length=36), nullable=False),
@@ -173,6 +251,9 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_quotas')),
     sa.UniqueConstraint('tenant_id', 'organization_id', 'dimension', name=op.f('uq_quotas_tenant_id'))
     )
+    with op.batch_alter_table('quotas', schema=None) as batch_op:
+        batch_op.create_index('uq_quotas_tenant_level', ['tenant_id', 'dimension'], unique=True, postgresql_where=sa.text('organization_id IS NULL'), sqlite_where=sa.text('organization_id IS NULL'))
+
     op.create_table('users',
     sa.Column('id', sa.String(length=36), nullable=False),
     sa.Column('tenant_id', sa.String(length=36), nullable=True),
@@ -196,6 +277,38 @@ def upgrade() -> None:
     with op.batch_alter_table('users', schema=None) as batch_op:
         batch_op.create_index('ix_users_tenant_org', ['tenant_id', 'organization_id'], unique=False)
 
+    op.create_table('applications',
+    sa.Column('id', sa.String(length=36), nullable=False),
+    sa.Column('tenant_id', sa.String(length=36), nullable=False),
+    sa.Column('number', sa.String(length=32), nullable=False),
+    sa.Column('title', sa.String(length=200), nullable=False),
+    sa.Column('purpose', sa.String(length=2000), nullable=False),
+    sa.Column('applicant_id', sa.String(length=36), nullable=False),
+    sa.Column('applicant', sa.String(length=100), nullable=False),
+    sa.Column('organization_id', sa.String(length=36), nullable=False),
+    sa.Column('business_system_id', sa.String(length=36), nullable=False),
+    sa.Column('status', sa.String(length=16), nullable=False),
+    sa.Column('quota_state', sa.String(length=16), nullable=False),
+    sa.Column('reserved', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
+    sa.Column('approvals', sa.Integer(), nullable=False),
+    sa.Column('submissions', sa.Integer(), nullable=False),
+    sa.Column('last_comment', sa.String(length=2000), nullable=True),
+    sa.Column('created_at', engine.models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', engine.models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('submitted_at', engine.models.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('decided_at', engine.models.base.UTCDateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['applicant_id'], ['users.id'], name=op.f('fk_applications_applicant_id_users')),
+    sa.ForeignKeyConstraint(['business_system_id'], ['business_systems.id'], name=op.f('fk_applications_business_system_id_business_systems')),
+    sa.ForeignKeyConstraint(['organization_id'], ['organizations.id'], name=op.f('fk_applications_organization_id_organizations')),
+    sa.ForeignKeyConstraint(['tenant_id'], ['tenants.id'], name=op.f('fk_applications_tenant_id_tenants')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_applications')),
+    sa.UniqueConstraint('tenant_id', 'number', name=op.f('uq_applications_tenant_id'))
+    )
+    with op.batch_alter_table('applications', schema=None) as batch_op:
+        batch_op.create_index('ix_applications_tenant_applicant', ['tenant_id', 'applicant_id', 'created_at'], unique=False)
+        batch_op.create_index('ix_applications_tenant_org', ['tenant_id', 'organization_id'], unique=False)
+        batch_op.create_index('ix_applications_tenant_status', ['tenant_id', 'status', 'created_at'], unique=False)
+
     op.create_table('business_system_members',
     sa.Column('business_system_id', sa.String(length=36), nullable=False),
     sa.Column('user_id', sa.String(length=36), nullable=False),
@@ -207,6 +320,25 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('business_system_members', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_business_system_members_user_id'), ['user_id'], unique=False)
+
+    op.create_table('cart_items',
+    sa.Column('id', sa.String(length=36), nullable=False),
+    sa.Column('tenant_id', sa.String(length=36), nullable=False),
+    sa.Column('user_id', sa.String(length=36), nullable=False),
+    sa.Column('product_id', sa.String(length=36), nullable=False),
+    sa.Column('spec_id', sa.String(length=36), nullable=False),
+    sa.Column('quantity', sa.Integer(), nullable=False),
+    sa.Column('created_at', engine.models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', engine.models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['product_id'], ['products.id'], name=op.f('fk_cart_items_product_id_products')),
+    sa.ForeignKeyConstraint(['spec_id'], ['product_specs.id'], name=op.f('fk_cart_items_spec_id_product_specs')),
+    sa.ForeignKeyConstraint(['tenant_id'], ['tenants.id'], name=op.f('fk_cart_items_tenant_id_tenants')),
+    sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_cart_items_user_id_users'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_cart_items')),
+    sa.UniqueConstraint('user_id', 'spec_id', name=op.f('uq_cart_items_user_id'))
+    )
+    with op.batch_alter_table('cart_items', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_cart_items_user_id'), ['user_id'], unique=False)
 
     op.create_table('process_instances',
     sa.Column('id', sa.String(length=36), nullable=False),
@@ -232,6 +364,23 @@ def upgrade() -> None:
         batch_op.create_index('ix_process_instances_tenant_business_key', ['tenant_id', 'business_key'], unique=False)
         batch_op.create_index('ix_process_instances_tenant_status', ['tenant_id', 'status'], unique=False)
 
+    op.create_table('site_messages',
+    sa.Column('id', sa.String(length=36), nullable=False),
+    sa.Column('tenant_id', sa.String(length=36), nullable=True),
+    sa.Column('user_id', sa.String(length=36), nullable=False),
+    sa.Column('kind', sa.String(length=32), nullable=False),
+    sa.Column('title', sa.String(length=300), nullable=False),
+    sa.Column('body', sa.Text(), nullable=False),
+    sa.Column('link', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
+    sa.Column('created_at', engine.models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('read_at', engine.models.base.UTCDateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['tenant_id'], ['tenants.id'], name=op.f('fk_site_messages_tenant_id_tenants')),
+    sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_site_messages_user_id_users'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_site_messages'))
+    )
+    with op.batch_alter_table('site_messages', schema=None) as batch_op:
+        batch_op.create_index('ix_site_messages_user_read', ['user_id', 'read_at', 'created_at'], unique=False)
+
     op.create_table('user_roles',
     sa.Column('user_id', sa.String(length=36), nullable=False),
     sa.Column('role_id', sa.String(length=36), nullable=False),
@@ -241,6 +390,50 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('user_roles', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_user_roles_role_id'), ['role_id'], unique=False)
+
+    op.create_table('application_attachments',
+    sa.Column('id', sa.String(length=36), nullable=False),
+    sa.Column('application_id', sa.String(length=36), nullable=False),
+    sa.Column('tenant_id', sa.String(length=36), nullable=False),
+    sa.Column('filename', sa.String(length=255), nullable=False),
+    sa.Column('content_type', sa.String(length=200), nullable=False),
+    sa.Column('size', sa.Integer(), nullable=False),
+    sa.Column('sha256', sa.String(length=64), nullable=False),
+    sa.Column('storage_key', sa.String(length=500), nullable=False),
+    sa.Column('uploaded_by', sa.String(length=100), nullable=False),
+    sa.Column('created_at', engine.models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['application_id'], ['applications.id'], name=op.f('fk_application_attachments_application_id_applications'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['tenant_id'], ['tenants.id'], name=op.f('fk_application_attachments_tenant_id_tenants')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_application_attachments'))
+    )
+    with op.batch_alter_table('application_attachments', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_application_attachments_application_id'), ['application_id'], unique=False)
+
+    op.create_table('application_items',
+    sa.Column('id', sa.String(length=36), nullable=False),
+    sa.Column('application_id', sa.String(length=36), nullable=False),
+    sa.Column('tenant_id', sa.String(length=36), nullable=False),
+    sa.Column('position', sa.Integer(), nullable=False),
+    sa.Column('product_id', sa.String(length=36), nullable=False),
+    sa.Column('spec_id', sa.String(length=36), nullable=False),
+    sa.Column('product_name', sa.String(length=200), nullable=False),
+    sa.Column('spec_name', sa.String(length=200), nullable=False),
+    sa.Column('quantity', sa.Integer(), nullable=False),
+    sa.Column('vcpu', sa.Integer(), nullable=False),
+    sa.Column('memory_gib', sa.Numeric(precision=18, scale=3), nullable=False),
+    sa.Column('disk_gib', sa.Numeric(precision=18, scale=3), nullable=False),
+    sa.Column('gpu_model', sa.String(length=100), nullable=True),
+    sa.Column('gpu_count', sa.Integer(), nullable=False),
+    sa.Column('instances', sa.Integer(), nullable=False),
+    sa.Column('eips', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['application_id'], ['applications.id'], name=op.f('fk_application_items_application_id_applications'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['product_id'], ['products.id'], name=op.f('fk_application_items_product_id_products')),
+    sa.ForeignKeyConstraint(['spec_id'], ['product_specs.id'], name=op.f('fk_application_items_spec_id_product_specs')),
+    sa.ForeignKeyConstraint(['tenant_id'], ['tenants.id'], name=op.f('fk_application_items_tenant_id_tenants')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_application_items'))
+    )
+    with op.batch_alter_table('application_items', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_application_items_application_id'), ['application_id'], unique=False)
 
     op.create_table('due_timers',
     sa.Column('id', sa.String(length=36), nullable=False),
@@ -345,6 +538,27 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_message_subscriptions_instance_id'), ['instance_id'], unique=False)
         batch_op.create_index('ix_message_subscriptions_lookup', ['tenant_id', 'message_name', 'correlation_key'], unique=False)
 
+    op.create_table('orders',
+    sa.Column('id', sa.String(length=36), nullable=False),
+    sa.Column('tenant_id', sa.String(length=36), nullable=False),
+    sa.Column('number', sa.String(length=32), nullable=False),
+    sa.Column('application_id', sa.String(length=36), nullable=False),
+    sa.Column('organization_id', sa.String(length=36), nullable=False),
+    sa.Column('business_system_id', sa.String(length=36), nullable=False),
+    sa.Column('applicant', sa.String(length=100), nullable=False),
+    sa.Column('status', sa.String(length=16), nullable=False),
+    sa.Column('created_at', engine.models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['application_id'], ['applications.id'], name=op.f('fk_orders_application_id_applications')),
+    sa.ForeignKeyConstraint(['business_system_id'], ['business_systems.id'], name=op.f('fk_orders_business_system_id_business_systems')),
+    sa.ForeignKeyConstraint(['organization_id'], ['organizations.id'], name=op.f('fk_orders_organization_id_organizations')),
+    sa.ForeignKeyConstraint(['tenant_id'], ['tenants.id'], name=op.f('fk_orders_tenant_id_tenants')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_orders')),
+    sa.UniqueConstraint('application_id', name=op.f('uq_orders_application_id')),
+    sa.UniqueConstraint('tenant_id', 'number', name=op.f('uq_orders_tenant_id'))
+    )
+    with op.batch_alter_table('orders', schema=None) as batch_op:
+        batch_op.create_index('ix_orders_tenant_created', ['tenant_id', 'created_at'], unique=False)
+
     op.create_table('task_history',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('instance_id', sa.String(length=36), nullable=False),
@@ -364,6 +578,19 @@ def upgrade() -> None:
     with op.batch_alter_table('task_history', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_task_history_instance_id'), ['instance_id'], unique=False)
 
+    op.create_table('task_urges',
+    sa.Column('task_id', sa.String(length=36), nullable=False),
+    sa.Column('instance_id', sa.String(length=36), nullable=False),
+    sa.Column('tenant_id', sa.String(length=36), nullable=False),
+    sa.Column('urged_by', sa.String(length=100), nullable=False),
+    sa.Column('urged_at', engine.models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['instance_id'], ['process_instances.id'], name=op.f('fk_task_urges_instance_id_process_instances')),
+    sa.ForeignKeyConstraint(['tenant_id'], ['tenants.id'], name=op.f('fk_task_urges_tenant_id_tenants')),
+    sa.PrimaryKeyConstraint('task_id', name=op.f('pk_task_urges'))
+    )
+    with op.batch_alter_table('task_urges', schema=None) as batch_op:
+        batch_op.create_index('ix_task_urges_instance', ['instance_id', 'urged_at'], unique=False)
+
     op.create_table('human_task_candidates',
     sa.Column('task_id', sa.String(length=36), nullable=False),
     sa.Column('kind', sa.String(length=8), nullable=False),
@@ -376,19 +603,57 @@ def upgrade() -> None:
     with op.batch_alter_table('human_task_candidates', schema=None) as batch_op:
         batch_op.create_index('ix_human_task_candidates_lookup', ['tenant_id', 'kind', 'value', 'task_id'], unique=False)
 
+    op.create_table('order_items',
+    sa.Column('id', sa.String(length=36), nullable=False),
+    sa.Column('order_id', sa.String(length=36), nullable=False),
+    sa.Column('tenant_id', sa.String(length=36), nullable=False),
+    sa.Column('position', sa.Integer(), nullable=False),
+    sa.Column('product_id', sa.String(length=36), nullable=False),
+    sa.Column('spec_id', sa.String(length=36), nullable=False),
+    sa.Column('product_name', sa.String(length=200), nullable=False),
+    sa.Column('spec_name', sa.String(length=200), nullable=False),
+    sa.Column('quantity', sa.Integer(), nullable=False),
+    sa.Column('vcpu', sa.Integer(), nullable=False),
+    sa.Column('memory_gib', sa.Numeric(precision=18, scale=3), nullable=False),
+    sa.Column('disk_gib', sa.Numeric(precision=18, scale=3), nullable=False),
+    sa.Column('gpu_model', sa.String(length=100), nullable=True),
+    sa.Column('gpu_count', sa.Integer(), nullable=False),
+    sa.Column('instances', sa.Integer(), nullable=False),
+    sa.Column('eips', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['order_id'], ['orders.id'], name=op.f('fk_order_items_order_id_orders'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['product_id'], ['products.id'], name=op.f('fk_order_items_product_id_products')),
+    sa.ForeignKeyConstraint(['spec_id'], ['product_specs.id'], name=op.f('fk_order_items_spec_id_product_specs')),
+    sa.ForeignKeyConstraint(['tenant_id'], ['tenants.id'], name=op.f('fk_order_items_tenant_id_tenants')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_order_items'))
+    )
+    with op.batch_alter_table('order_items', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_order_items_order_id'), ['order_id'], unique=False)
+
     # ### end Alembic commands ###
 
 
 def downgrade() -> None:
     # ### commands auto generated by Alembic - please adjust! ###
+    with op.batch_alter_table('order_items', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_order_items_order_id'))
+
+    op.drop_table('order_items')
     with op.batch_alter_table('human_task_candidates', schema=None) as batch_op:
         batch_op.drop_index('ix_human_task_candidates_lookup')
 
     op.drop_table('human_task_candidates')
+    with op.batch_alter_table('task_urges', schema=None) as batch_op:
+        batch_op.drop_index('ix_task_urges_instance')
+
+    op.drop_table('task_urges')
     with op.batch_alter_table('task_history', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_task_history_instance_id'))
 
     op.drop_table('task_history')
+    with op.batch_alter_table('orders', schema=None) as batch_op:
+        batch_op.drop_index('ix_orders_tenant_created')
+
+    op.drop_table('orders')
     with op.batch_alter_table('message_subscriptions', schema=None) as batch_op:
         batch_op.drop_index('ix_message_subscriptions_lookup')
         batch_op.drop_index(batch_op.f('ix_message_subscriptions_instance_id'))
@@ -415,25 +680,59 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_due_timers_instance_id'))
 
     op.drop_table('due_timers')
+    with op.batch_alter_table('application_items', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_application_items_application_id'))
+
+    op.drop_table('application_items')
+    with op.batch_alter_table('application_attachments', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_application_attachments_application_id'))
+
+    op.drop_table('application_attachments')
     with op.batch_alter_table('user_roles', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_user_roles_role_id'))
 
     op.drop_table('user_roles')
+    with op.batch_alter_table('site_messages', schema=None) as batch_op:
+        batch_op.drop_index('ix_site_messages_user_read')
+
+    op.drop_table('site_messages')
     with op.batch_alter_table('process_instances', schema=None) as batch_op:
         batch_op.drop_index('ix_process_instances_tenant_status')
         batch_op.drop_index('ix_process_instances_tenant_business_key')
         batch_op.drop_index(batch_op.f('ix_process_instances_definition_id'))
 
     op.drop_table('process_instances')
+    with op.batch_alter_table('cart_items', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_cart_items_user_id'))
+
+    op.drop_table('cart_items')
     with op.batch_alter_table('business_system_members', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_business_system_members_user_id'))
 
     op.drop_table('business_system_members')
+    with op.batch_alter_table('applications', schema=None) as batch_op:
+        batch_op.drop_index('ix_applications_tenant_status')
+        batch_op.drop_index('ix_applications_tenant_org')
+        batch_op.drop_index('ix_applications_tenant_applicant')
+
+    op.drop_table('applications')
     with op.batch_alter_table('users', schema=None) as batch_op:
         batch_op.drop_index('ix_users_tenant_org')
 
     op.drop_table('users')
+    with op.batch_alter_table('quotas', schema=None) as batch_op:
+        batch_op.drop_index('uq_quotas_tenant_level', postgresql_where=sa.text('organization_id IS NULL'), sqlite_where=sa.text('organization_id IS NULL'))
+
     op.drop_table('quotas')
+    with op.batch_alter_table('product_visibility', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_product_visibility_tenant_id'))
+
+    op.drop_table('product_visibility')
+    with op.batch_alter_table('product_specs', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_product_specs_product_id'))
+        batch_op.drop_index('ix_product_specs_gpu_model')
+
+    op.drop_table('product_specs')
     with op.batch_alter_table('process_definitions', schema=None) as batch_op:
         batch_op.drop_index('ix_process_definitions_scope')
 
@@ -444,6 +743,10 @@ def downgrade() -> None:
 
     op.drop_table('business_systems')
     op.drop_table('roles')
+    with op.batch_alter_table('products', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_products_category_id'))
+
+    op.drop_table('products')
     with op.batch_alter_table('organizations', schema=None) as batch_op:
         batch_op.drop_index('ix_organizations_tenant_path')
 
@@ -454,8 +757,17 @@ def downgrade() -> None:
     op.drop_table('deployments')
     op.drop_table('tenants')
     op.drop_table('revoked_tokens')
+    with op.batch_alter_table('product_categories', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_product_categories_parent_id'))
+
+    op.drop_table('product_categories')
     op.drop_table('policy_version')
     op.drop_table('idempotency_records')
+    with op.batch_alter_table('casbin_rule', schema=None) as batch_op:
+        batch_op.drop_index('ix_casbin_rule_ptype_v1')
+        batch_op.drop_index('ix_casbin_rule_ptype_v0')
+
+    op.drop_table('casbin_rule')
     op.drop_table('bpmn_files')
     with op.batch_alter_table('audit_log', schema=None) as batch_op:
         batch_op.drop_index('ix_audit_log_tenant_id')

@@ -1,0 +1,429 @@
+"""Cart and resource applications over HTTP: drafts, submit, withdraw, resubmit, cancel, decide,
+urge, attachments, lists with CSV export, and the detail (history, current tasks, order).
+
+``register`` adds these, the catalog and the site messages to the app, and binds the platform
+ports that the application operators use to the app's engine.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Any
+
+from flask import Flask, Response, request, send_file
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields, validate
+
+from api.blueprints.catalog import ProductSpecSchema
+from api.idempotency import idempotent
+from api.pagination import PageArgs, offset, page, page_schema
+from api.security import client_ip, current_principal, engine, requires
+from engine import applications, attachments, cart
+from engine.errors import InvalidInput
+from engine.models.applications import APPLICATION_STATUSES
+
+blp = Blueprint("applications", __name__, url_prefix="/api/v1/applications",
+                description="Resource applications: draft, submit, approve, order")
+cart_blp = Blueprint("cart", __name__, url_prefix="/api/v1/cart", description="The cart")
+
+CREATE = "application:create"
+READ = "application:read"
+
+
+# -- schemas ------------------------------------------------------------------------------------------
+
+class ApplicationItemInSchema(Schema):
+    spec_id = fields.String(required=True)
+    quantity = fields.Integer(load_default=1, validate=validate.Range(min=1, max=cart.MAX_QUANTITY))
+
+
+class ApplicationItemSchema(Schema):
+    product_id = fields.String()
+    spec_id = fields.String()
+    product_name = fields.String()
+    spec_name = fields.String()
+    quantity = fields.Integer()
+    vcpu = fields.Integer()
+    memory_gib = fields.Decimal(as_string=True)
+    disk_gib = fields.Decimal(as_string=True)
+    gpu_model = fields.String(allow_none=True)
+    gpu_count = fields.Integer()
+    instances = fields.Integer()
+    eips = fields.Integer()
+
+
+class ApplicationTotalsSchema(Schema):
+    vcpu = fields.Integer()
+    memory_gib = fields.Decimal(as_string=True)
+    disk_gib = fields.Decimal(as_string=True)
+    gpus = fields.Integer()
+    instances = fields.Integer()
+    eips = fields.Integer()
+
+
+class AttachmentSchema(Schema):
+    id = fields.String()
+    filename = fields.String()
+    content_type = fields.String()
+    size = fields.Integer()
+    sha256 = fields.String()
+    uploaded_by = fields.String()
+    created_at = fields.DateTime()
+
+
+class ApplicationInstanceSchema(Schema):
+    id = fields.String()
+    process_key = fields.String()
+    status = fields.String()
+    created_at = fields.DateTime()
+    ended_at = fields.DateTime(allow_none=True)
+
+
+class ApplicationStepSchema(Schema):
+    instance_id = fields.String()
+    task_id = fields.String()
+    task_spec = fields.String()
+    task_name = fields.String(allow_none=True)
+    task_type = fields.String()
+    state = fields.String()
+    actor = fields.String(allow_none=True)
+    at = fields.DateTime()
+    data = fields.Raw(allow_none=True, metadata={"description": "what the step changed in the process data"})
+
+
+class ApplicationTaskSchema(Schema):
+    id = fields.String()
+    instance_id = fields.String()
+    process_key = fields.String()
+    task_spec = fields.String()
+    task_name = fields.String(allow_none=True)
+    lane = fields.String(allow_none=True)
+    assignee = fields.String(allow_none=True)
+    candidates = fields.List(fields.String(), metadata={"description": "user:<name> or role:<code>"})
+    created_at = fields.DateTime()
+    due_at = fields.DateTime(allow_none=True, metadata={"description": "when it escalates"})
+
+
+class ApplicationOrderSchema(Schema):
+    id = fields.String()
+    number = fields.String()
+    status = fields.String()
+    application_id = fields.String()
+    organization_id = fields.String()
+    business_system_id = fields.String()
+    applicant = fields.String()
+    created_at = fields.DateTime()
+    items = fields.List(fields.Nested(ApplicationItemSchema))
+
+
+class ApplicationSchema(Schema):
+    id = fields.String()
+    number = fields.String()
+    title = fields.String()
+    purpose = fields.String()
+    tenant_id = fields.String()
+    applicant = fields.String()
+    applicant_id = fields.String()
+    organization_id = fields.String()
+    business_system_id = fields.String()
+    status = fields.String(metadata={"description": ", ".join(APPLICATION_STATUSES)})
+    quota_state = fields.String(metadata={"description": "none, reserved (in process), committed (used), released"})
+    approvals = fields.Integer(metadata={"description": "approvals given since it was last submitted"})
+    submissions = fields.Integer()
+    last_comment = fields.String(allow_none=True)
+    created_at = fields.DateTime()
+    updated_at = fields.DateTime()
+    submitted_at = fields.DateTime(allow_none=True)
+    decided_at = fields.DateTime(allow_none=True)
+
+
+class ApplicationDetailSchema(ApplicationSchema):
+    items = fields.List(fields.Nested(ApplicationItemSchema))
+    totals = fields.Nested(ApplicationTotalsSchema)
+    attachments = fields.List(fields.Nested(AttachmentSchema))
+    instances = fields.List(fields.Nested(ApplicationInstanceSchema))
+    history = fields.List(fields.Nested(ApplicationStepSchema))
+    current_tasks = fields.List(fields.Nested(ApplicationTaskSchema))
+    order = fields.Nested(ApplicationOrderSchema, allow_none=True)
+
+
+class ApplicationInSchema(Schema):
+    business_system_id = fields.String(required=True)
+    purpose = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+    title = fields.String(load_default="", validate=validate.Length(max=200))
+    items = fields.List(fields.Nested(ApplicationItemInSchema), load_default=list, validate=validate.Length(max=100))
+    cart_item_ids = fields.List(fields.String(), load_default=list, validate=validate.Length(max=100))
+    submit = fields.Boolean(load_default=False, metadata={"description": "submit at once (else a draft)"})
+
+
+class ApplicationPatchSchema(Schema):
+    title = fields.String(validate=validate.Length(max=200))
+    purpose = fields.String(validate=validate.Length(min=1, max=2000))
+    business_system_id = fields.String()
+    items = fields.List(fields.Nested(ApplicationItemInSchema), validate=validate.Length(max=100),
+                        metadata={"description": "replaces the items (with cart_item_ids, if given)"})
+    cart_item_ids = fields.List(fields.String(), validate=validate.Length(max=100))
+
+
+class ApplicationFilterArgs(Schema):
+    mine = fields.Boolean(load_default=False, metadata={"description": "only applications you made"})
+    tenant_id = fields.String(load_default=None, metadata={"description": "platform staff: one tenant"})
+    organization_id = fields.String(load_default=None)
+    applicant = fields.String(load_default=None, metadata={"description": "user name"})
+    business_system_id = fields.String(load_default=None)
+    number = fields.String(load_default=None, metadata={"description": "part of the application number"})
+    status = fields.List(fields.String(validate=validate.OneOf(APPLICATION_STATUSES)), load_default=list,
+                         metadata={"description": "repeatable"})
+
+
+class ApplicationQuery(PageArgs, ApplicationFilterArgs):
+    pass
+
+
+class ApplicationDecisionSchema(Schema):
+    decision = fields.String(required=True, validate=validate.OneOf(["approve", "reject"]))
+    comment = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=2000))
+
+
+class ApplicationUrgeSchema(Schema):
+    comment = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=500))
+
+
+class ApplicationUrgedSchema(Schema):
+    notified = fields.Integer(metadata={"description": "site messages written"})
+
+
+class AttachmentUploadSchema(Schema):
+    file = fields.Raw(required=True, metadata={"type": "string", "format": "binary"})
+
+
+class CartLineSchema(Schema):
+    id = fields.String()
+    product_id = fields.String()
+    product_code = fields.String()
+    product_name = fields.String()
+    spec = fields.Nested(ProductSpecSchema)
+    quantity = fields.Integer()
+    orderable = fields.Boolean(metadata={"description": "false: the spec was withdrawn from your catalog"})
+    created_at = fields.DateTime()
+    updated_at = fields.DateTime()
+
+
+class CartSchema(Schema):
+    items = fields.List(fields.Nested(CartLineSchema))
+    count = fields.Integer()
+
+
+class CartAddSchema(ApplicationItemInSchema):
+    pass
+
+
+class CartQuantitySchema(Schema):
+    quantity = fields.Integer(required=True, validate=validate.Range(min=1, max=cart.MAX_QUANTITY))
+
+
+def _filters(args: dict[str, Any]) -> applications.Filters:
+    return applications.Filters(mine=args["mine"], tenant_id=args["tenant_id"],
+                                organization_id=args["organization_id"], applicant=args["applicant"],
+                                business_system_id=args["business_system_id"], number=args["number"],
+                                status=tuple(args["status"]))
+
+
+# -- applications -----------------------------------------------------------------------------------
+
+@blp.route("")
+class Applications(MethodView):
+    @requires(READ)
+    @blp.arguments(ApplicationQuery, location="query")
+    @blp.response(200, page_schema(ApplicationSchema, "ApplicationPage"))
+    def get(self, args: dict[str, Any]) -> Any:
+        """Applications you may see (``mine=true``: yours), newest first, filtered by organisation,
+        applicant, business system, number and status."""
+        rows, total = applications.list_applications(engine(), current_principal(), _filters(args),
+                                                     offset=offset(args), limit=args["page_size"])
+        return page(rows, total, args)
+
+    @requires(CREATE)
+    @idempotent
+    @blp.arguments(ApplicationInSchema)
+    @blp.response(201, ApplicationDetailSchema)
+    def post(self, body: dict[str, Any]) -> Any:
+        """Apply for resources, from cart items and/or items given here. A draft unless ``submit`` is
+        true; submitting reserves the quota (409 ``quota_short`` naming the dimension and level when it
+        does not fit: then no draft is kept either). Send an ``Idempotency-Key`` to make it safe to retry."""
+        principal = current_principal()
+        if body.pop("submit"):
+            return applications.create_and_submit(engine(), principal, **body, ip=client_ip())
+        return applications.create(engine(), principal, **body, ip=client_ip())
+
+
+@blp.route("/export.csv")
+@requires(READ)
+@blp.arguments(ApplicationFilterArgs, location="query")
+@blp.response(200, content_type="text/csv", description="one row per application, header first")
+def export_csv(args: dict[str, Any]) -> Any:
+    """The applications the filters select, as CSV (at most 50,000 rows)."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    for row in applications.export_rows(engine(), current_principal(), _filters(args)):
+        writer.writerow(row)
+    return Response(out.getvalue(), mimetype="text/csv",
+                    headers={"Content-Disposition": 'attachment; filename="applications.csv"'})
+
+
+@blp.route("/<string:application_id>")
+class ApplicationItem(MethodView):
+    @requires(READ)
+    @blp.response(200, ApplicationDetailSchema)
+    def get(self, application_id: str) -> Any:
+        """An application: items, totals, attachments, its process history, current tasks and its order."""
+        return applications.get(engine(), current_principal(), application_id)
+
+    @requires(CREATE)
+    @blp.arguments(ApplicationPatchSchema)
+    @blp.response(200, ApplicationDetailSchema)
+    def patch(self, body: dict[str, Any], application_id: str) -> Any:
+        """Edit your draft or rejected application (new items replace the old ones)."""
+        return applications.update(engine(), current_principal(), application_id, **body, ip=client_ip())
+
+
+@blp.route("/<string:application_id>/submit", methods=["POST"])
+@requires(CREATE)
+@idempotent
+@blp.response(200, ApplicationDetailSchema)
+def submit(application_id: str) -> Any:
+    """Submit your draft: the quota is reserved and approval starts (409 ``quota_short`` when it does not fit)."""
+    return applications.submit(engine(), current_principal(), application_id, ip=client_ip())
+
+
+@blp.route("/<string:application_id>/withdraw", methods=["POST"])
+@requires(CREATE)
+@blp.response(200, ApplicationDetailSchema)
+def withdraw(application_id: str) -> Any:
+    """Take your pending application back to draft; only until the first approval (then 409)."""
+    return applications.withdraw(engine(), current_principal(), application_id, ip=client_ip())
+
+
+@blp.route("/<string:application_id>/resubmit", methods=["POST"])
+@requires(CREATE)
+@idempotent
+@blp.response(200, ApplicationDetailSchema)
+def resubmit(application_id: str) -> Any:
+    """Send your rejected (and edited) application to approval again (409 ``quota_short`` when it does not fit)."""
+    return applications.resubmit(engine(), current_principal(), application_id)
+
+
+@blp.route("/<string:application_id>/cancel", methods=["POST"])
+@requires(READ)
+@blp.response(200, ApplicationDetailSchema)
+def cancel(application_id: str) -> Any:
+    """Cancel an application: yours (a pending one only before its first approval), or, holding
+    ``application:manage``, any you can see. The quota it holds is released."""
+    return applications.cancel(engine(), current_principal(), application_id, ip=client_ip())
+
+
+@blp.route("/<string:application_id>/decision", methods=["POST"])
+@requires("task:work")
+@blp.arguments(ApplicationDecisionSchema)
+@blp.response(200, ApplicationDetailSchema)
+def decide(body: dict[str, Any], application_id: str) -> Any:
+    """Approve or reject at the step waiting for you (an approver, a tenant administrator after an
+    escalation, a platform operator); 409 when nothing of it waits for you."""
+    return applications.decide(engine(), current_principal(), application_id, decision=body["decision"],
+                               comment=body["comment"])
+
+
+@blp.route("/<string:application_id>/urge", methods=["POST"])
+@requires(CREATE)
+@blp.arguments(ApplicationUrgeSchema)
+@blp.response(200, ApplicationUrgedSchema)
+def urge(body: dict[str, Any], application_id: str) -> Any:
+    """Remind whoever your pending application waits for (a site message each; at most once an hour: 429)."""
+    sent = applications.urge(engine(), current_principal(), application_id, comment=body["comment"], ip=client_ip())
+    return {"notified": sent}
+
+
+@blp.route("/<string:application_id>/attachments", methods=["POST"])
+@requires(CREATE)
+@idempotent
+@blp.arguments(AttachmentUploadSchema, location="files", as_kwargs=True)
+@blp.response(201, AttachmentSchema)
+def attach(application_id: str, **_: Any) -> Any:
+    """Attach a file (multipart field ``file``) to your draft or rejected application; 413 when too large."""
+    upload = request.files.get("file")
+    if upload is None:
+        raise InvalidInput("no file", errors=[{"field": "file", "message": "a file is required"}])
+    return attachments.add(engine(), current_principal(), application_id, filename=upload.filename or "",
+                           content_type=upload.mimetype, stream=upload.stream, ip=client_ip())
+
+
+@blp.route("/<string:application_id>/attachments/<string:attachment_id>")
+class Attachment(MethodView):
+    @requires(READ)
+    @blp.response(200, content_type="application/octet-stream", description="the file as uploaded")
+    def get(self, application_id: str, attachment_id: str) -> Any:
+        """Download an attachment."""
+        meta, path = attachments.open_file(engine(), current_principal(), application_id, attachment_id)
+        return send_file(path, mimetype=meta["content_type"], as_attachment=True, download_name=meta["filename"])
+
+    @requires(CREATE)
+    @blp.response(204)
+    def delete(self, application_id: str, attachment_id: str) -> None:
+        """Remove an attachment from your draft or rejected application."""
+        attachments.remove(engine(), current_principal(), application_id, attachment_id, ip=client_ip())
+
+
+# -- cart --------------------------------------------------------------------------------------------
+
+@cart_blp.route("")
+class Cart(MethodView):
+    @requires(CREATE)
+    @blp.response(200, CartSchema)
+    def get(self) -> Any:
+        """Your cart."""
+        return cart.get_cart(engine(), current_principal())
+
+    @requires(CREATE)
+    @blp.response(204)
+    def delete(self) -> None:
+        """Empty your cart."""
+        cart.clear(engine(), current_principal())
+
+
+@cart_blp.route("/items", methods=["POST"])
+@requires(CREATE)
+@cart_blp.arguments(CartAddSchema)
+@cart_blp.response(200, CartSchema)
+def add_to_cart(body: dict[str, Any]) -> Any:
+    """Put a spec in your cart (again: adds to its quantity)."""
+    return cart.add_item(engine(), current_principal(), spec_id=body["spec_id"], quantity=body["quantity"])
+
+
+@cart_blp.route("/items/<string:item_id>")
+class CartLine(MethodView):
+    @requires(CREATE)
+    @cart_blp.arguments(CartQuantitySchema)
+    @cart_blp.response(200, CartSchema)
+    def patch(self, body: dict[str, Any], item_id: str) -> Any:
+        """Change a line's quantity."""
+        return cart.set_quantity(engine(), current_principal(), item_id, body["quantity"])
+
+    @requires(CREATE)
+    @cart_blp.response(200, CartSchema)
+    def delete(self, item_id: str) -> Any:
+        """Remove a line."""
+        return cart.remove_item(engine(), current_principal(), item_id)
+
+
+def register(app: Flask) -> None:
+    """Register the catalog, cart, application and site-message routes, and bind the platform
+    ports (which the application operators use) to the app's engine."""
+    from api.blueprints import catalog, site_messages
+    from engine import ports
+
+    api = app.extensions["aicmp.api"]
+    for blueprint in (catalog.blp, cart_blp, blp, site_messages.blp):
+        api.register_blueprint(blueprint)
+    ports.install(app.extensions["aicmp.engine"])

@@ -1,0 +1,200 @@
+"""The platform's implementation of the ports in ``tasks.ports``, for one write transaction.
+
+Each call runs in its own SAVEPOINT of the transaction that runs the process step (see
+``engine.ports``). An application is reached by its id only: ids are random UUIDs that no tenant
+can see for another tenant's application, so a tenant's own process variant cannot name one.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from engine import audit, clock, orders
+from engine.errors import Conflict
+from engine.models import Organization, Role, User, UserRole
+from engine.models.applications import Application, ApplicationItem
+from engine.site_messages import deliver
+from engine.tenancy import quotas
+from tasks.ports import QuotaShort, Refused
+
+if TYPE_CHECKING:
+    from engine.ports import PlatformPorts
+
+ITEM_FIELDS = orders.ITEM_FIELDS
+# status -> the statuses it may be reached from (``ordered`` only through the orders port)
+TRANSITIONS = {
+    "pending": ("draft", "returned"),
+    "returned": ("pending",),
+    "approved": ("pending",),
+    "draft": ("pending",),
+    "cancelled": ("draft", "pending", "returned"),
+}
+
+
+def _application(s: Session, application_id: Any, *, lock: bool = False) -> Application:
+    if not isinstance(application_id, str) or not application_id:
+        raise Refused("UNKNOWN_APPLICATION", f"no application {application_id!r}")
+    q = select(Application).where(Application.id == application_id)
+    if lock:
+        q = q.with_for_update()
+    row = s.scalars(q.execution_options(populate_existing=True)).first()
+    if row is None:
+        raise Refused("UNKNOWN_APPLICATION", f"no application {application_id!r}")
+    return row
+
+
+def item_dicts(s: Session, application_id: str) -> list[dict[str, Any]]:
+    rows = s.scalars(select(ApplicationItem).where(ApplicationItem.application_id == application_id)
+                     .order_by(ApplicationItem.position)).all()
+    return [{f: getattr(r, f) for f in ITEM_FIELDS} for r in rows]
+
+
+def facts(s: Session, app: Application) -> dict[str, Any]:
+    return {"id": app.id, "number": app.number, "title": app.title, "tenant_id": app.tenant_id,
+            "organization_id": app.organization_id, "business_system_id": app.business_system_id,
+            "applicant": app.applicant, "status": app.status, "approvals": app.approvals,
+            "submissions": app.submissions, "items": item_dicts(s, app.id)}
+
+
+class _Port:
+    def __init__(self, ports: PlatformPorts) -> None:
+        self._ports = ports
+
+
+class Applications(_Port):
+    def get(self, application_id: str) -> dict[str, Any]:
+        with self._ports.session() as s:
+            return facts(s, _application(s, application_id))
+
+    def approvers(self, application_id: str, role: str) -> list[str]:
+        with self._ports.session() as s:
+            app = _application(s, application_id)
+            org = s.get(Organization, app.organization_id)
+            chain = [i for i in (org.path if org is not None else "").split("/") if i]
+            holders = s.execute(
+                select(User.organization_id, User.username).join(UserRole, UserRole.user_id == User.id)
+                .join(Role, Role.id == UserRole.role_id)
+                .where(User.tenant_id == app.tenant_id, User.enabled.is_(True), User.organization_id.in_(chain),
+                       User.username != app.applicant, Role.code == role,
+                       (Role.tenant_id.is_(None)) | (Role.tenant_id == app.tenant_id))
+                .order_by(User.username)).all()
+            by_org: dict[str, list[str]] = {}
+            for org_id, name in holders:
+                by_org.setdefault(org_id, []).append(name)
+            for org_id in reversed(chain):  # the applicant's own organisation first, then upwards
+                if by_org.get(org_id):
+                    return list(dict.fromkeys(by_org[org_id]))
+            return []
+
+    def mark(self, application_id: str, status: str, *, comment: str | None = None) -> dict[str, Any]:
+        if status not in TRANSITIONS:
+            raise Refused("INVALID_STATUS", f"status {status!r} is not one of {', '.join(TRANSITIONS)}")
+        with self._ports.session() as s:
+            app = _application(s, application_id, lock=True)
+            previous = app.status
+            if previous == status:
+                return {"status": status, "previous": previous}
+            if previous not in TRANSITIONS[status]:
+                raise Refused("INVALID_TRANSITION",
+                              f"application {app.number} is {previous}; it cannot become {status}")
+            now = clock.now()
+            app.status, app.updated_at = status, now
+            if status == "pending":
+                app.submitted_at, app.approvals, app.submissions, app.last_comment = now, 0, app.submissions + 1, None
+            elif status == "draft":
+                app.approvals = 0
+            else:
+                app.decided_at = now
+                if comment is not None:
+                    app.last_comment = str(comment)[:2000]
+            return {"status": status, "previous": previous}
+
+    def record_decision(self, application_id: str, step: str, decision: str, comment: str | None) -> dict[str, Any]:
+        with self._ports.session() as s:
+            app = _application(s, application_id, lock=True)
+            if app.status != "pending":
+                raise Refused("NOT_PENDING", f"application {app.number} is {app.status}, not pending approval")
+            if decision == "approve":
+                app.approvals += 1
+            if comment:
+                app.last_comment = str(comment)[:2000]
+            app.updated_at = clock.now()
+            return {"step": step, "comment": comment, "approvals": app.approvals}
+
+
+def _amounts(values: dict[str, Any]) -> dict[str, Decimal]:
+    return {k: Decimal(str(v)) for k, v in values.items() if Decimal(str(v))}
+
+
+class Quotas(_Port):
+    def reserve(self, application_id: str, demand: dict[str, Decimal]) -> dict[str, str]:
+        with self._ports.session() as s:
+            app = _application(s, application_id, lock=True)
+            if app.quota_state == "reserved":
+                message = f"application {app.number} already holds a reservation (submitted twice?)"
+                self._ports.refusals.append({"code": "already_reserved", "message": message})
+                raise Refused("ALREADY_RESERVED", message)
+            wanted = _amounts(demand)
+            try:
+                quotas.reserve(s, app.tenant_id, app.organization_id, wanted)
+            except Conflict as exc:
+                error = dict((exc.errors or [{}])[0])
+                self._ports.refusals.append({"code": "quota_short", "message": exc.message, **error})
+                raise QuotaShort(error.get("dimension", "?"), error.get("level_label", error.get("level", "?")),
+                                 Decimal(error.get("requested", "0")), Decimal(error.get("available", "0"))) from exc
+            app.quota_state, app.reserved = "reserved", {k: str(v) for k, v in wanted.items()}
+            audit.record(s, action="quota.reserve", actor=None, tenant_id=app.tenant_id, target_type="application",
+                         target_id=app.id, detail={"number": app.number, "amounts": app.reserved})
+            return dict(app.reserved)
+
+    def commit(self, application_id: str) -> dict[str, str]:
+        with self._ports.session() as s:
+            app = _application(s, application_id, lock=True)
+            if app.quota_state != "reserved":
+                raise Refused("NOT_RESERVED", f"application {app.number} holds no reservation ({app.quota_state})")
+            held = dict(app.reserved or {})
+            quotas.commit_reserved(s, app.tenant_id, app.organization_id, _amounts(held))
+            app.quota_state = "committed"
+            audit.record(s, action="quota.commit", actor=None, tenant_id=app.tenant_id, target_type="application",
+                         target_id=app.id, detail={"number": app.number, "amounts": held})
+            return held
+
+    def release(self, application_id: str) -> dict[str, str]:
+        with self._ports.session() as s:
+            return release_reservation(s, _application(s, application_id, lock=True))
+
+
+def release_reservation(s: Session, app: Application) -> dict[str, str]:
+    """Give back what a (locked) application holds in process; nothing when it holds nothing."""
+    if app.quota_state != "reserved":
+        return {}
+    held = dict(app.reserved or {})
+    quotas.release(s, app.tenant_id, app.organization_id, _amounts(held))
+    app.quota_state, app.reserved = "released", {}
+    audit.record(s, action="quota.release", actor=None, tenant_id=app.tenant_id, target_type="application",
+                 target_id=app.id, detail={"number": app.number, "amounts": held})
+    return held
+
+
+class Orders(_Port):
+    def create(self, application_id: str, lines: list[dict[str, Any]]) -> dict[str, Any]:
+        with self._ports.session() as s:
+            app = _application(s, application_id, lock=True)
+            existing = orders.for_application(s, app.id)
+            if existing is None and app.status != "approved":
+                raise Refused("NOT_APPROVED", f"application {app.number} is {app.status}, not approved")
+            order, created = orders.create_for_application(s, app, lines)
+            if created:
+                app.status, app.updated_at = "ordered", clock.now()
+            return {"order_id": order.id, "number": order.number, "created": created}
+
+
+class Messages(_Port):
+    def send(self, tenant_id: str | None, recipients: list[str], kind: str, title: str, body: str,
+             link: dict[str, Any]) -> int:
+        with self._ports.session() as s:
+            return deliver(s, tenant_id, recipients, kind=kind, title=title, body=body, link=link)

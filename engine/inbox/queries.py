@@ -1,0 +1,139 @@
+"""Reading the inbox: "my tasks" as one indexed query, and single-task access checks.
+
+"My tasks" starts from the candidate index ``(tenant_id, kind, value, task_id)``: the caller's
+user name and roles pick task ids inside the tenant, the primary key joins the rows, and a
+window count gives the total in the same round trip. Tasks claimed by someone else are left
+out; the assignee is always a user candidate (see ``rows``), so assigned tasks need no second
+branch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Integer, and_, bindparam, func, or_, select
+from sqlalchemy.orm import Session
+
+from engine.errors import NotFound
+from engine.models import HumanTask, HumanTaskCandidate
+
+
+@dataclass(frozen=True)
+class TaskView:
+    """One inbox row, as the API shows it."""
+
+    id: str
+    instance_id: str
+    tenant_id: str
+    process_key: str
+    business_key: str | None
+    task_spec: str
+    task_name: str | None
+    lane: str | None
+    form_schema: str | None
+    form_ui_schema: str | None
+    assignee: str | None
+    created_at: datetime
+    due_at: datetime | None
+    countersign: str | None = None  # the signer a countersign child belongs to
+    delegated_by: str | None = None
+    returned: dict[str, Any] | None = None  # who sent it back to this step, when and why
+
+    @classmethod
+    def of(cls, row: Any) -> TaskView:
+        """From a HumanTask or a result row with the same column names."""
+        extra = row.extra or {}
+        return cls(row.id, row.instance_id, row.tenant_id, row.process_key, row.business_key, row.task_spec,
+                   row.task_name, row.lane, row.form_schema, row.form_ui_schema, row.assignee, row.created_at,
+                   row.due_at, extra.get("countersign"), extra.get("delegated_by"), extra.get("returned"))
+
+
+@dataclass(frozen=True)
+class TaskPage:
+    items: list[TaskView]
+    total: int
+    page: int
+    page_size: int
+
+
+_COLUMNS = [getattr(HumanTask, name) for name in (
+    "id", "instance_id", "tenant_id", "process_key", "business_key", "task_spec", "task_name", "lane",
+    "form_schema", "form_ui_schema", "assignee", "created_at", "due_at", "extra")]
+
+
+def _matches(user: Any, roles: Any) -> Any:
+    c = HumanTaskCandidate
+    mine = and_(c.kind == "user", c.value == user)
+    return mine if roles is None else or_(mine, and_(c.kind == "role", c.value.in_(roles)))
+
+
+def _where(with_roles: bool) -> list[Any]:
+    c, h = HumanTaskCandidate, HumanTask
+    user = bindparam("user")
+    roles = bindparam("roles", expanding=True) if with_roles else None
+    ids = select(c.task_id).where(c.tenant_id == bindparam("tenant_id"), _matches(user, roles))
+    return [h.tenant_id == bindparam("tenant_id"), h.id.in_(ids), or_(h.assignee.is_(None), h.assignee == user)]
+
+
+# Built once: listing is the hottest read, and only the parameters change between calls.
+_LIST = {flag: select(*_COLUMNS, func.count().over().label("total")).where(*_where(flag))
+         .order_by(HumanTask.created_at.desc(), HumanTask.id.desc())
+         .limit(bindparam("limit", type_=Integer)).offset(bindparam("offset", type_=Integer)) for flag in (False, True)}
+_COUNT = {flag: select(func.count()).select_from(HumanTask).where(*_where(flag)) for flag in (False, True)}
+
+
+def _params(tenant_id: str, user: str, roles: Sequence[str], **more: Any) -> dict[str, Any]:
+    params = {"tenant_id": tenant_id, "user": user, **more}
+    if roles:
+        params["roles"] = list(roles)
+    return params
+
+
+def list_query(tenant_id: str, user: str, roles: Sequence[str], limit: int, offset: int) -> Any:
+    """The listing statement with its parameters bound (for EXPLAIN; ``list_page`` runs it)."""
+    return _LIST[bool(roles)].params(_params(tenant_id, user, roles, limit=limit, offset=offset))
+
+
+def list_page(s: Session, tenant_id: str, user: str, roles: Sequence[str], page: int, page_size: int) -> TaskPage:
+    offset = (page - 1) * page_size
+    rows = s.execute(_LIST[bool(roles)], _params(tenant_id, user, roles, limit=page_size, offset=offset)).all()
+    # past the last page the window count has no row to ride on: count separately (rare)
+    total = rows[0].total if rows else (
+        s.scalar(_COUNT[bool(roles)], _params(tenant_id, user, roles)) if offset else 0)
+    return TaskPage([TaskView.of(r) for r in rows], int(total), page, page_size)
+
+
+def _is_candidate(s: Session, row: HumanTask, user: str, roles: Sequence[str]) -> bool:
+    c = HumanTaskCandidate
+    match = _matches(user, list(roles) if roles else None)
+    hit = s.scalar(select(c.task_id).where(c.task_id == row.id, c.tenant_id == row.tenant_id, match).limit(1))
+    return hit is not None
+
+
+def get_row(s: Session, tenant_id: str, task_id: str, *, lock: bool = False) -> HumanTask:
+    q = select(HumanTask).where(HumanTask.id == task_id, HumanTask.tenant_id == tenant_id)
+    if lock:
+        q = q.with_for_update()
+    row = s.scalars(q).first()
+    if row is None:
+        raise NotFound(f"no open task {task_id}")
+    return row
+
+
+def candidates_of(s: Session, task_id: str) -> list[tuple[str, str]]:
+    c = HumanTaskCandidate
+    return [(k, v) for k, v in s.execute(select(c.kind, c.value).where(c.task_id == task_id)
+                                          .order_by(c.kind, c.value))]
+
+
+def visible_row(s: Session, tenant_id: str, task_id: str, user: str, roles: Sequence[str], *,
+                lock: bool = False) -> HumanTask:
+    """The row, if the caller is its assignee or one of its candidates; NotFound otherwise (a task
+    outside someone's inbox is not revealed to them)."""
+    row = get_row(s, tenant_id, task_id, lock=lock)
+    if row.assignee != user and not _is_candidate(s, row, user, roles):
+        raise NotFound(f"no open task {task_id}")
+    return row

@@ -1,0 +1,55 @@
+"""Orders: one per approved application, with the approved items (fulfilment comes later).
+
+Created by the ``orders/create`` operator through the orders port, in the transaction of the
+process step that reached it; a repeat for the same application returns the existing order.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from engine import audit, clock
+from engine.models.applications import Application, Order, OrderItem
+
+ITEM_FIELDS = ("product_id", "spec_id", "product_name", "spec_name", "quantity", "vcpu", "memory_gib", "disk_gib",
+               "gpu_model", "gpu_count", "instances", "eips")
+
+
+def new_number(prefix: str) -> str:
+    """``PREFIX20261128-3F9A1C``: the day it was made, then 24 random bits (unique per tenant)."""
+    return f"{prefix}{clock.now():%Y%m%d}-{secrets.token_hex(3).upper()}"
+
+
+def for_application(s: Session, application_id: str) -> Order | None:
+    return s.scalars(select(Order).where(Order.application_id == application_id)).first()
+
+
+def create_for_application(s: Session, application: Application, lines: list[dict[str, Any]]) -> tuple[Order, bool]:
+    """The application's order, created from ``lines`` unless it exists; (order, created)."""
+    existing = for_application(s, application.id)
+    if existing is not None:
+        return existing, False
+    order = Order(tenant_id=application.tenant_id, number=new_number("OR"), application_id=application.id,
+                  organization_id=application.organization_id, business_system_id=application.business_system_id,
+                  applicant=application.applicant, status="created")
+    s.add(order)
+    s.flush()
+    s.add_all(OrderItem(order_id=order.id, tenant_id=order.tenant_id, position=i,
+                        **{f: line[f] for f in ITEM_FIELDS}) for i, line in enumerate(lines))
+    s.flush()
+    audit.record(s, action="order.create", actor=None, tenant_id=order.tenant_id, target_type="order",
+                 target_id=order.id, detail={"number": order.number, "application": application.number,
+                                             "lines": len(lines)})
+    return order, True
+
+
+def describe(s: Session, order: Order) -> dict[str, Any]:
+    items = s.scalars(select(OrderItem).where(OrderItem.order_id == order.id).order_by(OrderItem.position)).all()
+    return {"id": order.id, "number": order.number, "status": order.status, "application_id": order.application_id,
+            "organization_id": order.organization_id, "business_system_id": order.business_system_id,
+            "applicant": order.applicant, "created_at": order.created_at,
+            "items": [{f: getattr(i, f) for f in ITEM_FIELDS} for i in items]}

@@ -1,0 +1,194 @@
+"""Site messages: each user's in-site mailbox (list, unread count, mark read, delete) and delivery.
+
+Messages are written in the transaction of whatever caused them: the process step that approved,
+rejected, escalated or ordered (through the messages port of ``notify/application``), the save
+that made a user task READY (``notify_assignments``, a save hook: "task assigned to you or your
+role"), or an urge. A role recipient is expanded to every enabled holder of the role at that
+moment: the tenant's users for a tenant role, platform staff for a platform role.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from SpiffWorkflow.util.task import TaskState
+from sqlalchemy import delete, func, insert, or_, select, update
+from sqlalchemy.orm import Session
+
+from engine import clock
+from engine.errors import NotFound
+from engine.inbox.rows import task_row
+from engine.models import Role, User, UserRole
+from engine.models.applications import Application, SiteMessage
+from engine.models.base import new_id
+from engine.principal import Principal
+from engine.roles import PLATFORM_ROLES
+
+if TYPE_CHECKING:
+    from engine.core import Engine
+
+ROLE_PREFIX = "role:"
+MAX_TITLE = 300
+
+
+@dataclass(frozen=True)
+class MessageView:
+    id: str
+    kind: str
+    title: str
+    body: str
+    link: dict[str, Any]
+    created_at: datetime
+    read_at: datetime | None
+
+    @property
+    def read(self) -> bool:
+        return self.read_at is not None
+
+    @classmethod
+    def of(cls, row: SiteMessage) -> MessageView:
+        return cls(row.id, row.kind, row.title, row.body, row.link or {}, row.created_at, row.read_at)
+
+
+# -- delivery (caller's transaction) ------------------------------------------------------------
+
+def recipients(s: Session, tenant_id: str | None, entries: Iterable[str]) -> list[tuple[str, str | None]]:
+    """(user id, user's tenant) for each enabled user the entries name: user names of the tenant (or
+    platform staff), and ``role:<code>`` holders. Names outside the tenant are skipped, never reached."""
+    names, roles = set(), set()
+    for entry in entries:
+        if not isinstance(entry, str) or not entry:
+            continue
+        if entry.startswith(ROLE_PREFIX):
+            roles.add(entry[len(ROLE_PREFIX):])
+        else:
+            names.add(entry)
+    reachable = or_(User.tenant_id.is_(None), User.tenant_id == tenant_id) if tenant_id else User.tenant_id.is_(None)
+    found: dict[str, str | None] = {}
+    if names:
+        for user_id, user_tenant in s.execute(select(User.id, User.tenant_id).where(
+                User.username.in_(names), User.enabled.is_(True), reachable)):
+            found[user_id] = user_tenant
+    platform_roles = [r for r in roles if r in PLATFORM_ROLES]
+    tenant_roles = [r for r in roles if r not in PLATFORM_ROLES]
+    if platform_roles:
+        q = (select(User.id, User.tenant_id).join(UserRole, UserRole.user_id == User.id)
+             .join(Role, Role.id == UserRole.role_id)
+             .where(Role.code.in_(platform_roles), Role.tenant_id.is_(None), User.tenant_id.is_(None),
+                    User.enabled.is_(True)))
+        found.update(dict(s.execute(q).all()))
+    if tenant_roles and tenant_id:
+        q = (select(User.id, User.tenant_id).join(UserRole, UserRole.user_id == User.id)
+             .join(Role, Role.id == UserRole.role_id)
+             .where(Role.code.in_(tenant_roles), or_(Role.tenant_id.is_(None), Role.tenant_id == tenant_id),
+                    User.tenant_id == tenant_id, User.enabled.is_(True)))
+        found.update(dict(s.execute(q).all()))
+    return sorted(found.items())
+
+
+def deliver(s: Session, tenant_id: str | None, entries: Iterable[str], *, kind: str, title: str, body: str = "",
+            link: dict[str, Any] | None = None) -> int:
+    """Write one message per recipient; returns how many were written."""
+    now = clock.now()
+    rows = [{"id": new_id(), "tenant_id": user_tenant, "user_id": user_id, "kind": kind[:32],
+             "title": title[:MAX_TITLE], "body": body, "link": dict(link or {}), "created_at": now, "read_at": None}
+            for user_id, user_tenant in recipients(s, tenant_id, entries)]
+    if rows:
+        s.execute(insert(SiteMessage), rows)
+    return len(rows)
+
+
+def notify_assignments(s: Session, loaded: Any) -> None:
+    """Save hook: a message to everyone a user task that just became READY is offered to."""
+    before = loaded.before
+    fresh = [t for t in loaded.workflow.get_tasks(state=TaskState.READY, manual=True)
+             if before.get(t.id) != TaskState.READY]
+    if not fresh:
+        return
+    row = loaded.row
+    number = None
+    if row.business_key:
+        number = s.scalar(select(Application.number).where(Application.id == row.business_key,
+                                                           Application.tenant_id == row.tenant_id))
+    for task in fresh:
+        offered = task_row(task, row)
+        assignee = offered.values["assignee"]
+        entries = [assignee] if assignee else [v if kind == "user" else f"{ROLE_PREFIX}{v}"
+                                               for kind, v in offered.candidates]
+        name = task.task_spec.bpmn_name or task.task_spec.bpmn_id
+        link = {"task_id": str(task.id), "instance_id": row.id, "process_key": row.process_key,
+                "business_key": row.business_key}
+        if number is not None:
+            link.update(application_id=row.business_key, number=number)
+            title, body = f"New task: {name} ({number})", f"Application {number} waits for you: {name}."
+        else:
+            title, body = f"New task: {name}", f"Process {row.process_key} ({row.business_key or row.id}) waits " \
+                                               f"for you: {name}."
+        deliver(s, row.tenant_id, entries, kind="task_assigned", title=title, body=body, link=link)
+
+
+# -- the mailbox --------------------------------------------------------------------------------
+
+def _mine(principal: Principal) -> Any:
+    return SiteMessage.user_id == principal.user_id
+
+
+def list_messages(engine: Engine, principal: Principal, *, unread: bool | None = None, kind: str | None = None,
+                  offset: int = 0, limit: int = 20) -> tuple[list[MessageView], int]:
+    """Newest first."""
+    where = [_mine(principal)]
+    if unread is True:
+        where.append(SiteMessage.read_at.is_(None))
+    elif unread is False:
+        where.append(SiteMessage.read_at.is_not(None))
+    if kind:
+        where.append(SiteMessage.kind == kind)
+    with engine.db.read() as s:
+        total = s.scalar(select(func.count()).select_from(SiteMessage).where(*where)) or 0
+        rows = s.scalars(select(SiteMessage).where(*where).order_by(SiteMessage.created_at.desc(),
+                                                                     SiteMessage.id.desc())
+                         .limit(limit).offset(offset)).all()
+        return [MessageView.of(r) for r in rows], int(total)
+
+
+def unread_count(engine: Engine, principal: Principal) -> int:
+    with engine.db.read() as s:
+        return int(s.scalar(select(func.count()).select_from(SiteMessage).where(
+            _mine(principal), SiteMessage.read_at.is_(None))) or 0)
+
+
+def _own(s: Session, principal: Principal, message_id: str) -> SiteMessage:
+    row = s.scalars(select(SiteMessage).where(SiteMessage.id == message_id, _mine(principal))).first()
+    if row is None:
+        raise NotFound(f"site message {message_id} not found")
+    return row
+
+
+def get_message(engine: Engine, principal: Principal, message_id: str) -> MessageView:
+    with engine.db.read() as s:
+        return MessageView.of(_own(s, principal, message_id))
+
+
+def mark_read(engine: Engine, principal: Principal, message_id: str) -> MessageView:
+    with engine.db.write() as s:
+        row = _own(s, principal, message_id)
+        if row.read_at is None:
+            row.read_at = clock.now()
+        return MessageView.of(row)
+
+
+def mark_all_read(engine: Engine, principal: Principal) -> int:
+    """Returns how many messages were unread."""
+    with engine.db.write() as s:
+        result = s.execute(update(SiteMessage).where(_mine(principal), SiteMessage.read_at.is_(None))
+                           .values(read_at=clock.now()).execution_options(synchronize_session=False))
+        return result.rowcount
+
+
+def delete_message(engine: Engine, principal: Principal, message_id: str) -> None:
+    with engine.db.write() as s:
+        _own(s, principal, message_id)
+        s.execute(delete(SiteMessage).where(SiteMessage.id == message_id))

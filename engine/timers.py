@@ -1,0 +1,279 @@
+"""Timers: mirror each instance's waiting timer events into ``due_timers`` and fire the due ones.
+
+SpiffWorkflow never wakes up by itself: a timer only fires when someone loads the workflow and
+calls ``refresh_timers()`` after its due time. The save hook keeps one pending ``due_timers``
+row per waiting timer task (boundary timers, intermediate timer catches, event-based gateways
+with a timer, timer starts of event subprocesses), so ``fire_due_timers`` finds due work by
+index and never scans instances. Firing claims the rows in the same transaction as the
+instance save (row lock with SKIP LOCKED on PostgreSQL, then a ``pending -> fired`` update
+checked by rowcount), so a timer fires exactly once however many workers race for it.
+Something must call ``fire_due_timers`` periodically: a ``Ticker`` thread in ``aicmp serve``
+when no broker is configured, the periodic runner of ``aicmp worker``, or Celery beat.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+from collections.abc import Iterable
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+from uuid import UUID
+
+from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import CycleTimerEventDefinition, TimerEventDefinition
+from SpiffWorkflow.exceptions import TaskNotFoundException
+from SpiffWorkflow.util.task import TaskState
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session
+
+from engine import clock
+from engine.errors import Conflict, NotFound
+from engine.models import DueTimer, ProcessInstance
+from engine.runtime.instances import ACTIVE, Loaded
+from engine.runtime.steps import advance
+
+if TYPE_CHECKING:
+    from engine.core import Engine
+
+log = logging.getLogger(__name__)
+
+ENDED = ("completed", "cancelled")
+_CLAIMED = "aicmp.timers.claimed"  # Session.info flag: this transaction fired timers
+_MAX_BATCHES_PER_DRAIN = 50  # then yield to the interval, so stop() is never kept waiting long
+
+
+# -- what a workflow waits on (shared with engine.messages) ---------------------------------
+
+def event_definitions(task: Any) -> list[Any]:
+    """The event definitions a waiting catch task listens for (an event-based gateway or a
+    multiple event holds several)."""
+    definition = task.task_spec.event_definition
+    if isinstance(definition, MultipleEventDefinition):
+        return list(definition.event_definitions)
+    return [definition]
+
+
+def waiting_catches(workflow: Any) -> Iterable[Any]:
+    """Every WAITING catch task of the workflow and its subprocesses (Spiff's own index)."""
+    return [t for t in workflow.event_manager.tasks.values() if t.state == TaskState.WAITING]
+
+
+def previously_waiting(loaded: Loaded, kind: type) -> set[str] | None:
+    """Guids of the catches for ``kind`` events that waited in the state as loaded, i.e. those
+    whose rows the last save mirrored; None if that can no longer be told (a task left the tree).
+    Lets a hook skip its query when nothing it mirrors changed."""
+    found: set[str] = set()
+    for task_id, state in loaded.before.items():  # empty for a new instance: nothing mirrored yet
+        if state != TaskState.WAITING:
+            continue
+        try:
+            task = loaded.workflow.get_task_from_id(task_id)
+        except TaskNotFoundException:
+            return None  # e.g. a finished subprocess: it may have had rows
+        if getattr(task.task_spec, "event_definition", None) is not None and any(
+                isinstance(d, kind) for d in event_definitions(task)):
+            found.add(str(task_id))
+    return found
+
+
+# -- due times -------------------------------------------------------------------------------
+
+def _as_due(value: Any) -> datetime | None:
+    """The UTC due time in a timer's pending details (duration, date, or a cycle's next)."""
+    if isinstance(value, dict):  # a cycle timer's state before details() picked 'next'
+        value = value.get("next") if value.get("cycles") != 0 else None
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = TimerEventDefinition.parse_time_or_duration(value)
+    except (ValueError, AttributeError, TypeError):
+        return None
+    return parsed if isinstance(parsed, datetime) else None
+
+
+def due_at(task: Any) -> datetime | None:
+    """When the earliest timer of a waiting catch task is due, or None if it has no timer."""
+    times = [_as_due(d.details(task).value) for d in event_definitions(task)
+             if isinstance(d, TimerEventDefinition)]
+    times = [t for t in times if t is not None]
+    return min(times) if times else None
+
+
+def waiting_timers(workflow: Any) -> dict[str, tuple[str, datetime]]:
+    """task guid -> (BPMN id, due time) for each waiting timer."""
+    found = {}
+    for task in waiting_catches(workflow):
+        due = due_at(task)
+        if due is not None:
+            found[str(task.id)] = (task.task_spec.bpmn_id or task.task_spec.name, due)
+    return found
+
+
+# -- the save hook ---------------------------------------------------------------------------
+
+def mirror_timers(s: Session, loaded: Loaded) -> None:
+    """Save hook: make the pending ``due_timers`` rows equal the timers the workflow waits on.
+
+    Skips the query when the same timers wait as at load time: a waiting timer's due time
+    never moves, except a cycle timer's (re-armed after it fires) and a claimed one's.
+    """
+    row = loaded.row
+    wanted = {} if row.status in ENDED else waiting_timers(loaded.workflow)
+    previous = previously_waiting(loaded, TimerEventDefinition)
+    if previous == set(wanted) and not s.info.get(_CLAIMED) and not _any_cycle(loaded.workflow, wanted):
+        return
+    kept: set[str] = set()
+    if not wanted:  # one statement, no read
+        s.execute(delete(DueTimer).where(DueTimer.instance_id == row.id, DueTimer.status == "pending")
+                  .execution_options(synchronize_session=False))
+    elif loaded.before:  # a new instance has no rows yet
+        existing = s.execute(select(DueTimer.id, DueTimer.task_guid, DueTimer.due_at).where(
+            DueTimer.instance_id == row.id, DueTimer.status == "pending")).all()
+        stale = []
+        for timer_id, guid, due in existing:
+            if guid in wanted and wanted[guid][1] == due and guid not in kept:
+                kept.add(guid)
+            else:
+                stale.append(timer_id)
+        if stale:
+            s.execute(delete(DueTimer).where(DueTimer.id.in_(stale)).execution_options(synchronize_session=False))
+    for guid, (spec, due) in wanted.items():
+        if guid not in kept:
+            s.add(DueTimer(instance_id=row.id, tenant_id=row.tenant_id, task_guid=guid, task_spec=spec,
+                           due_at=due))
+
+
+def _any_cycle(workflow: Any, guids: Iterable[str]) -> bool:
+    for guid in guids:
+        task = workflow.get_task_from_id(UUID(guid))
+        if any(isinstance(d, CycleTimerEventDefinition) for d in event_definitions(task)):
+            return True
+    return False
+
+
+def install(engine: Engine) -> None:
+    engine.runtime.save_hooks.append(mirror_timers)
+
+
+# -- firing ----------------------------------------------------------------------------------
+
+class _NothingClaimed(Exception):
+    """Another worker fired these timers first: roll the mutation back untouched."""
+
+
+def _claim(s: Session, instance_id: str, now: datetime, worker_id: str, skip_locked: bool) -> int:
+    """Mark this instance's due timers fired, in the caller's transaction; how many we got."""
+    q = select(DueTimer.id).where(DueTimer.instance_id == instance_id, DueTimer.status == "pending",
+                                  DueTimer.due_at < now)
+    if skip_locked:
+        q = q.with_for_update(skip_locked=True)
+    ids = list(s.scalars(q))
+    if not ids:
+        return 0
+    result = s.execute(update(DueTimer).where(DueTimer.id.in_(ids), DueTimer.status == "pending")
+                       .values(status="fired", fired_at=now, fired_by=worker_id[:100])
+                       .execution_options(synchronize_session=False))
+    s.info[_CLAIMED] = True  # the save hook must re-mirror, even if the same timers still wait
+    return result.rowcount
+
+
+def _fire_instance(engine: Engine, instance_id: str, tenant_id: str, worker_id: str, now: datetime) -> int:
+    skip_locked = not engine.db.is_sqlite  # SQLite writers are serialized by BEGIN IMMEDIATE
+    with engine.runtime.mutation(instance_id, tenant_id=tenant_id, actor=None) as (s, loaded):
+        claimed = _claim(s, instance_id, now, worker_id, skip_locked)
+        if not claimed:
+            raise _NothingClaimed
+        # Spiff fires a timer once it is due before engine.clock.now(), which is >= now: every
+        # claimed timer fires here
+        loaded.workflow.refresh_timers()
+        advance(loaded.workflow, loaded.kind, loaded.host)
+    return claimed
+
+
+def fire_due_timers(engine: Engine, worker_id: str, limit: int = 100) -> int:
+    """Fire timers due at ``engine.clock.now()`` (up to about ``limit``); returns how many fired.
+
+    Safe to call from any number of threads and processes at once. Timers of suspended
+    instances stay pending until the instance is resumed.
+    """
+    now = clock.now()
+    with engine.db.read() as s:
+        due = s.execute(
+            select(DueTimer.instance_id, DueTimer.tenant_id)
+            .join(ProcessInstance, ProcessInstance.id == DueTimer.instance_id)
+            .where(DueTimer.status == "pending", DueTimer.due_at < now, ProcessInstance.status.in_(ACTIVE))
+            .order_by(DueTimer.due_at).limit(limit)).all()
+    fired = 0
+    for instance_id, tenant_id in dict.fromkeys(due):  # one mutation fires all of an instance's
+        try:
+            fired += _fire_instance(engine, instance_id, tenant_id, worker_id, now)
+        except (_NothingClaimed, Conflict, NotFound):
+            continue  # fired by someone else, suspended or ended meanwhile
+        except Exception:
+            # one broken instance must not stop the others; its timer stays pending for a retry
+            log.exception("firing timers of instance %s failed", instance_id)
+    return fired
+
+
+def drain_due_timers(engine: Engine, worker_id: str, limit: int = 100,
+                     stop: threading.Event | None = None) -> int:
+    """Fire everything due now, in batches of ``limit`` until a batch comes back short (what a
+    periodic caller wants: a backlog does not wait ``limit`` per interval)."""
+    total = 0
+    for _batch in range(_MAX_BATCHES_PER_DRAIN):
+        if stop is not None and stop.is_set():
+            break
+        fired = fire_due_timers(engine, worker_id, limit)
+        total += fired
+        if fired < limit:
+            break
+    return total
+
+
+def default_worker_id(role: str = "ticker") -> str:
+    return f"{role}@{socket.gethostname()}:{os.getpid()}"[:100]
+
+
+class Ticker:
+    """A daemon thread that fires due timers every ``interval_s`` seconds until stopped.
+
+    ``aicmp serve`` runs one when no broker is configured; any number may run against one
+    database, since each timer is claimed once.
+    """
+
+    def __init__(self, engine: Engine, *, worker_id: str | None = None, interval_s: float = 1.0,
+                 limit: int = 100) -> None:
+        if interval_s <= 0:
+            raise ValueError("interval_s must be positive")
+        self.engine = engine
+        self.worker_id = worker_id or default_worker_id()
+        self.interval_s = interval_s
+        self.limit = limit
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="aicmp-timer-ticker", daemon=True)
+
+    def start(self) -> Ticker:
+        self._thread.start()
+        return self
+
+    def stop(self, timeout: float | None = 5.0) -> None:
+        self._stop.set()
+        if self._thread.is_alive() and self._thread is not threading.current_thread():
+            self._thread.join(timeout)
+
+    @property
+    def running(self) -> bool:
+        return self._thread.is_alive()
+
+    def tick(self) -> int:
+        return drain_due_timers(self.engine, self.worker_id, self.limit, stop=self._stop)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            try:
+                self.tick()
+            except Exception:  # a database hiccup: log it and try again next interval
+                log.exception("timer tick failed")

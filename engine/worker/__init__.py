@@ -1,0 +1,1 @@
+"""Background work: the Celery app that runs jobs, and ``aicmp worker`` (jobs plus periodic sweeps)."""
