@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from engine.core import Engine
 from engine.models import Tenant
-from engine.timers import Ticker, default_worker_id
+from engine.periodic import PeriodicRunner, periodic_work
 
 
 class _Gunicorn(BaseApplication):
@@ -44,21 +44,21 @@ def prepare() -> Engine:
 
 def serve(*, host: str, port: int, workers: int) -> int:
     prepare()
-    start_timer_ticker()
+    start_periodic_work()
     print(f"aicmp API on http://{host}:{port}/api/docs ({workers} worker(s))")
     _Gunicorn({"bind": f"{host}:{port}", "workers": max(1, workers), "threads": 4,
                "accesslog": "-", "timeout": 60}).run()
     return 0
 
 
-# -- timers ------------------------------------------------------------------------------------
-# Without a broker no ``aicmp worker`` runs (it refuses to start), so the serving process fires
-# due timers itself, from a daemon thread in the gunicorn master (started before the workers
-# fork, so it runs once; it ends with the process). With a broker the workers fire them.
+# -- periodic work -------------------------------------------------------------------------------
+# Without a broker no ``aicmp worker`` runs (it refuses to start), so the serving process runs the
+# periodic work itself (due timers, job retries), from a daemon thread in the gunicorn master:
+# started before the workers fork, it runs once. With a broker the workers do it.
 
-def start_timer_ticker(interval_s: float = 1.0) -> Ticker | None:
+def start_periodic_work() -> PeriodicRunner | None:
     engine = Engine(upgrade=False)  # prepare() migrated already
     if engine.settings.broker_url:
         engine.close()
         return None
-    return Ticker(engine, worker_id=default_worker_id("serve"), interval_s=interval_s).start()
+    return PeriodicRunner(periodic_work(engine)).start()

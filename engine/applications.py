@@ -1,13 +1,8 @@
-"""Resource applications: drafts, and their way through the ``application`` process.
+"""Resource applications: drafts (create, edit), reading them (detail, lists, CSV export).
 
-A tenant user writes a draft (items from the cart or given directly, business system, purpose,
-attachments) and submits it: that starts ``application`` (business key = the application id),
-whose first steps reserve the quota and mark it pending, in the same transaction; a refused
-reservation fails the submission with 409 and leaves nothing. Everything after that is the
-process: approval, order, notices. The applicant may withdraw a pending application until the
-first approval (it returns to draft), edit and resubmit a rejected one, cancel it, or urge its
-approvers. Status changes made by the process come through the operators' ports
-(``engine.application_ports``); this module only starts, signals and reads.
+A tenant user writes a draft: items from the cart or given directly (each copies its spec's
+dimensions), a business system, a purpose, attachments (``engine.attachments``). What happens
+once it is submitted is ``engine.application_flow``.
 
 Who sees what: the caller's tenant only (platform staff: every tenant), narrowed by the data scope
 of the roles that grant ``application:read`` (applicant = ``mine``, organisation, business system).
@@ -16,54 +11,38 @@ Another tenant's or an out-of-scope application is NotFound.
 
 from __future__ import annotations
 
-import os
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
-from SpiffWorkflow.bpmn.util import BpmnEvent
-from SpiffWorkflow.exceptions import WorkflowException
-from sqlalchemy import delete, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from engine import audit, catalog, clock, orders, ports
-from engine.application_ports import ITEM_FIELDS, item_dicts, release_reservation
-from engine.cart import discard_lines, quantity_of, take, tenant_user
+from engine import audit, catalog, clock, orders
+from engine.application_ports import ITEM_FIELDS, item_dicts
+from engine.cart import quantity_of, take, tenant_user
 from engine.errors import Conflict, InvalidInput, NotFound
-from engine.models import BusinessSystem, HumanTask, HumanTaskCandidate, ProcessInstance, TaskHistory
-from engine.models.applications import Application, ApplicationAttachment, ApplicationItem
+from engine.models import (
+    BusinessSystem,
+    HumanTask,
+    HumanTaskCandidate,
+    Organization,
+    ProcessInstance,
+    TaskHistory,
+)
+from engine.models.applications import Application, ApplicationAttachment, ApplicationItem, Order
 from engine.principal import Principal
-from engine.runtime.instances import ACTIVE
-from engine.runtime.steps import advance
-from engine.site_messages import deliver
 from engine.tenancy.access import PermissionDenied
 from engine.tenancy.scope import scope_where
-from engine.timers import event_definitions, waiting_catches
 from tasks.quota import DIMENSIONS
 
 if TYPE_CHECKING:
     from engine.core import Engine
 
-PROCESS_KEY = "application"
-CANCEL_MESSAGE = "application_cancel"
 READ = "application:read"
 MANAGE = "application:manage"
 EDITABLE = ("draft", "returned")
 MAX_ITEMS = 100
-DEFAULT_APPROVAL_TIMEOUT = "PT24H"
-_DURATION = re.compile(r"^P(?!$)(\d+Y)?(\d+M)?(\d+W)?(\d+D)?(T(?=\d)(\d+H)?(\d+M)?(\d+(\.\d+)?S)?)?$")
-
-
-def approval_timeout(settings: Any) -> str:
-    """How long an approval step may take before it escalates: ``Settings.approval_timeout`` if the
-    settings have one, else ``AICMP_APPROVAL_TIMEOUT``, else PT24H (ISO 8601 duration)."""
-    value = getattr(settings, "approval_timeout", None) or os.environ.get("AICMP_APPROVAL_TIMEOUT") \
-        or DEFAULT_APPROVAL_TIMEOUT
-    if not _DURATION.match(value):
-        raise ValueError(f"approval timeout {value!r} is not an ISO 8601 duration such as PT24H")
-    return value
 
 
 def _field_error(field: str, message: str) -> InvalidInput:
@@ -101,7 +80,7 @@ def describe_attachment(row: ApplicationAttachment) -> dict[str, Any]:
             "sha256": row.sha256, "uploaded_by": row.uploaded_by, "created_at": row.created_at}
 
 
-def _instances(s: Session, app: Application) -> list[ProcessInstance]:
+def instances_of(s: Session, app: Application) -> list[ProcessInstance]:
     return list(s.scalars(select(ProcessInstance).where(ProcessInstance.tenant_id == app.tenant_id,
                                                         ProcessInstance.business_key == app.id)
                           .order_by(ProcessInstance.created_at, ProcessInstance.id)))
@@ -118,7 +97,7 @@ def _history(s: Session, instance_ids: list[str]) -> list[dict[str, Any]]:
             for r in rows]
 
 
-def _current_tasks(s: Session, instance_ids: list[str]) -> list[dict[str, Any]]:
+def current_tasks(s: Session, instance_ids: list[str]) -> list[dict[str, Any]]:
     if not instance_ids:
         return []
     rows = s.scalars(select(HumanTask).where(HumanTask.instance_id.in_(instance_ids))
@@ -137,13 +116,13 @@ def _current_tasks(s: Session, instance_ids: list[str]) -> list[dict[str, Any]]:
 
 def _detail(s: Session, app: Application) -> dict[str, Any]:
     items = item_dicts(s, app.id)
-    instances = _instances(s, app)
+    instances = instances_of(s, app)
     ids = [i.id for i in instances]
     order = orders.for_application(s, app.id)
     return {**summary(app), "items": items, "totals": totals(items), "attachments": _attachments(s, app.id),
             "instances": [{"id": i.id, "process_key": i.process_key, "status": i.status, "created_at": i.created_at,
                            "ended_at": i.ended_at} for i in instances],
-            "history": _history(s, ids), "current_tasks": _current_tasks(s, ids),
+            "history": _history(s, ids), "current_tasks": current_tasks(s, ids),
             "order": orders.describe(s, order) if order is not None else None}
 
 
@@ -230,9 +209,6 @@ MAX_EXPORT = 50_000
 
 def export_rows(engine: Engine, principal: Principal, filters: Filters) -> Iterator[list[Any]]:
     """CSV rows (header first) of the applications the filters select, newest first."""
-    from engine.models import Organization
-    from engine.models.applications import Order
-
     yield list(CSV_COLUMNS)
     q = _filtered(engine, principal, filters).order_by(Application.created_at.desc(), Application.id.desc())
     with engine.db.read() as s:
@@ -262,7 +238,7 @@ def _iso(value: Any) -> str:
 
 # -- drafts -------------------------------------------------------------------------------------------
 
-def _text(value: Any, field: str, max_len: int, *, required: bool = False) -> str:
+def text_field(value: Any, field: str, max_len: int, *, required: bool = False) -> str:
     if value is None and not required:
         return ""
     if not isinstance(value, str) or len(value) > max_len or (required and not value.strip()):
@@ -320,12 +296,13 @@ def create(engine: Engine, principal: Principal, *, business_system_id: str, pur
     tenant_id = tenant_user(principal)
     if principal.organization_id is None:
         raise PermissionDenied("only a user who belongs to an organisation may apply (their quota is booked there)")
-    title = _text(title, "title", 200)
-    purpose = _text(purpose, "purpose", 2000, required=True)
+    title = text_field(title, "title", 200)
+    purpose = text_field(purpose, "purpose", 2000, required=True)
     with engine.db.write() as s:
         system = _business_system(s, tenant_id, business_system_id)
         lines = _lines(s, principal, items, cart_item_ids, keep_cart=keep_cart)
-        app = Application(tenant_id=tenant_id, number=orders.new_number("AP"), title=title, purpose=purpose,
+        app = Application(tenant_id=tenant_id, number=orders.new_number(s, Application, tenant_id, "AP"), title=title,
+                          purpose=purpose,
                           applicant_id=principal.user_id, applicant=principal.username,
                           organization_id=principal.organization_id, business_system_id=system, status="draft")
         s.add(app)
@@ -338,23 +315,6 @@ def create(engine: Engine, principal: Principal, *, business_system_id: str, pur
         return _detail(s, app)
 
 
-def create_and_submit(engine: Engine, principal: Principal, *, ip: str | None = None,
-                      **fields: Any) -> dict[str, Any]:
-    """``create`` then ``submit``. When the submission is refused nothing is kept: the draft is
-    deleted again and the cart lines it was made from stay in the cart."""
-    draft = create(engine, principal, keep_cart=True, ip=ip, **fields)
-    try:
-        submitted = submit(engine, principal, draft["id"], ip=ip)
-    except Exception:
-        with engine.db.write() as s:
-            s.execute(delete(Application).where(Application.id == draft["id"], Application.status == "draft"))
-            audit.record(s, action="application.discard", actor=principal.username, tenant_id=draft["tenant_id"],
-                         target_type="application", target_id=draft["id"],
-                         detail={"number": draft["number"], "reason": "submission refused"}, ip=ip)
-        raise
-    if fields.get("cart_item_ids"):
-        discard_lines(engine, principal, fields["cart_item_ids"])
-    return submitted
 
 
 _UNSET: Any = object()
@@ -369,9 +329,9 @@ def update(engine: Engine, principal: Principal, application_id: str, *, title: 
         if app.status not in EDITABLE:
             raise Conflict(f"application {app.number} is {app.status}; only a draft or a rejected one can be edited")
         if title is not _UNSET:
-            app.title = _text(title, "title", 200)
+            app.title = text_field(title, "title", 200)
         if purpose is not _UNSET:
-            app.purpose = _text(purpose, "purpose", 2000, required=True)
+            app.purpose = text_field(purpose, "purpose", 2000, required=True)
         if business_system_id is not _UNSET:
             app.business_system_id = _business_system(s, app.tenant_id, business_system_id)
         if items is not None or cart_item_ids is not None:
@@ -381,221 +341,3 @@ def update(engine: Engine, principal: Principal, application_id: str, *, title: 
         audit.record(s, action="application.update", actor=principal.username, tenant_id=app.tenant_id,
                      target_type="application", target_id=app.id, detail={"number": app.number}, ip=ip)
         return _detail(s, app)
-
-
-# -- the process ----------------------------------------------------------------------------------------
-
-def _inbox(engine: Engine) -> Any:
-    from engine.inbox import Inbox
-
-    return getattr(engine, "inbox", None) or Inbox(engine)
-
-
-def submit(engine: Engine, principal: Principal, application_id: str, *, ip: str | None = None) -> dict[str, Any]:
-    """Start ``application`` for a draft. 409 (``quota_short``, naming dimension and level) when the
-    quota does not fit: then nothing was stored."""
-    ports.install(engine)
-    with engine.db.read() as s:
-        app = acting_on(s, engine, principal, application_id)
-        if app.status != "draft":
-            raise Conflict(f"application {app.number} is {app.status}; only a draft can be submitted"
-                           + ("; resubmit a rejected one" if app.status == "returned" else ""))
-        if not item_dicts(s, app.id):
-            raise Conflict(f"application {app.number} has no items")
-        tenant_id, number, title = app.tenant_id, app.number, app.title
-    variables = {"application_id": application_id, "application_number": number, "title": title,
-                 "approval_timeout": approval_timeout(engine.settings)}
-    with ports.strict():
-        engine.runtime.start(PROCESS_KEY, tenant_id=tenant_id, initiator=principal.username,
-                             business_key=application_id, variables=variables, ip=ip)
-    return get(engine, principal, application_id)
-
-
-def _running_instance_or_none(s: Session, app: Application) -> str | None:
-    return s.scalar(select(ProcessInstance.id).where(
-        ProcessInstance.tenant_id == app.tenant_id, ProcessInstance.business_key == app.id,
-        ProcessInstance.status.in_(ACTIVE)).order_by(ProcessInstance.created_at.desc()).limit(1))
-
-
-def _running_instance(s: Session, app: Application) -> str:
-    found = _running_instance_or_none(s, app)
-    if found is None:
-        raise Conflict(f"application {app.number} has no running process")
-    return found
-
-
-def _cancel_event(workflow: Any) -> BpmnEvent | None:
-    """The withdraw/cancel message event the workflow waits for, if it does now."""
-    for task in waiting_catches(workflow):
-        for definition in event_definitions(task):
-            if isinstance(definition, MessageEventDefinition) and definition.name == CANCEL_MESSAGE:
-                return BpmnEvent(definition, payload={})
-    return None
-
-
-def _stop(engine: Engine, principal: Principal, application_id: str, *, to_status: str, ip: str | None) -> None:
-    """Send ``application_cancel`` to a pending application's process, under its lock: the process
-    releases the quota and marks the application ``to_status`` (draft: withdrawn)."""
-    ports.install(engine)
-    manage = to_status == "cancelled"
-    with engine.db.read() as s:
-        app = acting_on(s, engine, principal, application_id, manage=manage)
-        if app.status != "pending":
-            raise Conflict(f"application {app.number} is {app.status}, not pending approval")
-        instance_id, tenant_id = _running_instance(s, app), app.tenant_id
-    acting_as_manager = manage and app.applicant_id != principal.user_id
-    with engine.runtime.mutation(instance_id, tenant_id=tenant_id, actor=principal.username) as (s, loaded):
-        app = s.scalars(select(Application).where(Application.id == application_id).with_for_update()
-                        .execution_options(populate_existing=True)).one()
-        if app.status != "pending":
-            raise Conflict(f"application {app.number} is {app.status}, not pending approval")
-        if app.approvals and not acting_as_manager:
-            raise Conflict(f"application {app.number} already has an approval; it can no longer be "
-                           f"{'withdrawn' if to_status == 'draft' else 'cancelled by its applicant'}")
-        event = _cancel_event(loaded.workflow)
-        if event is None:
-            raise Conflict(f"the process of application {app.number} cannot be stopped at this step")
-        event.payload = {"status": to_status, "by": principal.username}
-        try:
-            loaded.workflow.send_event(event)
-        except WorkflowException as exc:
-            raise Conflict(f"the process of application {app.number} cannot be stopped: {exc}") from exc
-        advance(loaded.workflow, loaded.kind, loaded.host)
-        audit.record(s, action="application.withdraw" if to_status == "draft" else "application.cancel",
-                     actor=principal.username, tenant_id=tenant_id, target_type="application", target_id=app.id,
-                     detail={"number": app.number}, ip=ip)
-
-
-def decide(engine: Engine, principal: Principal, application_id: str, *, decision: str,
-           comment: str | None = None) -> dict[str, Any]:
-    """Approve or reject a pending application at the step waiting for the caller: completes that
-    task through the inbox (its form checks the data), whoever the caller is (an approver, a tenant
-    administrator, a platform operator)."""
-    from engine.models import HumanTaskCandidate as Candidate
-
-    with engine.db.read() as s:
-        app = load(s, engine, principal, application_id)
-        if app.status != "pending":
-            raise Conflict(f"application {app.number} is {app.status}, not waiting for approval")
-        instance_id, tenant_id = _running_instance(s, app), app.tenant_id
-        offered = (Candidate.kind == "user") & (Candidate.value == principal.username)
-        roles = list(principal.acting_roles)
-        if roles:
-            offered = offered | ((Candidate.kind == "role") & Candidate.value.in_(roles))
-        task_id = s.scalar(select(HumanTask.id).join(Candidate, Candidate.task_id == HumanTask.id)
-                           .where(HumanTask.instance_id == instance_id, offered,
-                                  (HumanTask.assignee.is_(None)) | (HumanTask.assignee == principal.username))
-                           .order_by(HumanTask.created_at).limit(1))
-    if task_id is None:
-        raise Conflict(f"application {app.number} is not waiting for you")
-    data: dict[str, Any] = {"decision": decision}
-    if comment:
-        data["comment"] = comment
-    _inbox(engine).complete(tenant_id, task_id, user=principal.username, data=data, roles=roles)
-    return get(engine, principal, application_id)
-
-
-def release_on_cancel(s: Session, loaded: Any) -> None:
-    """Save hook: an application whose process is cancelled outright (process-instance cancel, not
-    the withdraw/cancel the process itself handles) gives its quota back and is cancelled too."""
-    row = loaded.row
-    if row.status != "cancelled" or not row.business_key:
-        return
-    app = s.scalars(select(Application).where(Application.id == row.business_key,
-                                              Application.tenant_id == row.tenant_id).with_for_update()).first()
-    if app is None or app.status in ("draft", "ordered", "cancelled"):
-        return
-    if _running_instance_or_none(s, app) not in (None, row.id):
-        return  # an older instance: the application has moved on to a newer one
-    release_reservation(s, app)
-    app.status, app.decided_at, app.updated_at = "cancelled", clock.now(), clock.now()
-
-
-def withdraw(engine: Engine, principal: Principal, application_id: str, *, ip: str | None = None) -> dict[str, Any]:
-    """Take a pending application back to draft (only until its first approval); the quota is released."""
-    _stop(engine, principal, application_id, to_status="draft", ip=ip)
-    return get(engine, principal, application_id)
-
-
-def _applicant_task(s: Session, app: Application) -> str:
-    """The open task of the application's process that waits for its applicant (edit and resubmit)."""
-    instance_id = _running_instance(s, app)
-    task_id = s.scalar(select(HumanTask.id).join(HumanTaskCandidate, HumanTaskCandidate.task_id == HumanTask.id)
-                       .where(HumanTask.instance_id == instance_id, HumanTaskCandidate.kind == "user",
-                              HumanTaskCandidate.value == app.applicant).order_by(HumanTask.created_at.desc())
-                       .limit(1))
-    if task_id is None:
-        raise Conflict(f"application {app.number} is not waiting for its applicant")
-    return task_id
-
-
-def _finish_revision(engine: Engine, principal: Principal, application_id: str, action: str) -> None:
-    ports.install(engine)
-    with engine.db.read() as s:
-        app = acting_on(s, engine, principal, application_id)
-        if app.status != "returned":
-            raise Conflict(f"application {app.number} is {app.status}; only a rejected one can be "
-                           f"{'resubmitted' if action == 'resubmit' else 'cancelled this way'}")
-        if action == "resubmit" and not item_dicts(s, app.id):
-            raise Conflict(f"application {app.number} has no items")
-        task_id, tenant_id, applicant = _applicant_task(s, app), app.tenant_id, app.applicant
-    with ports.strict():
-        _inbox(engine).complete(tenant_id, task_id, user=applicant, data={"action": action})
-
-
-def resubmit(engine: Engine, principal: Principal, application_id: str) -> dict[str, Any]:
-    """Send a rejected (and edited) application to approval again; 409 when the quota is short."""
-    _finish_revision(engine, principal, application_id, "resubmit")
-    return get(engine, principal, application_id)
-
-
-def cancel(engine: Engine, principal: Principal, application_id: str, *, ip: str | None = None) -> dict[str, Any]:
-    """Cancel a draft (directly), a rejected application (through its process) or a pending one
-    (through its process; the applicant only before the first approval, a manager any time)."""
-    with engine.db.write() as s:
-        app = acting_on(s, engine, principal, application_id, lock=True, manage=True)
-        status = app.status
-        if status == "draft":
-            app.status, app.decided_at, app.updated_at = "cancelled", clock.now(), clock.now()
-            audit.record(s, action="application.cancel", actor=principal.username, tenant_id=app.tenant_id,
-                         target_type="application", target_id=app.id, detail={"number": app.number}, ip=ip)
-    if status == "returned":
-        if app.applicant_id != principal.user_id:
-            raise PermissionDenied(f"application {app.number} waits for its applicant, who may cancel it")
-        _finish_revision(engine, principal, application_id, "cancel")
-    elif status == "pending":
-        _stop(engine, principal, application_id, to_status="cancelled", ip=ip)
-    elif status != "draft":
-        raise Conflict(f"application {app.number} is {status}; it cannot be cancelled")
-    return get(engine, principal, application_id)
-
-
-def urge(engine: Engine, principal: Principal, application_id: str, *, comment: str | None = None,
-         ip: str | None = None) -> int:
-    """Urge whoever the pending application waits for: its open tasks go to their holders' urged tab
-    (``engine.inbox_tabs.urge``: applicant only, rate-limited, 429) and each holder gets a site
-    message. Returns how many messages were written."""
-    from engine.inbox_tabs import urge as urge_instance
-
-    comment = _text(comment, "comment", 500)
-    with engine.db.write() as s:
-        app = acting_on(s, engine, principal, application_id)
-        if app.status != "pending":
-            raise Conflict(f"application {app.number} is {app.status}, not waiting for approval")
-        instance_id = _running_instance(s, app)
-        urged = set(urge_instance(s, tenant_id=app.tenant_id, instance_id=instance_id, user=principal.username,
-                                  ip=ip))
-        entries: list[str] = []
-        for task in _current_tasks(s, [instance_id]):
-            if task["id"] not in urged:
-                continue
-            if task["assignee"]:
-                entries.append(task["assignee"])
-            else:
-                entries += [c[len("user:"):] if c.startswith("user:") else c for c in task["candidates"]]
-        body = f"{app.applicant} asks you to act on application {app.number} \"{app.title}\"."
-        if comment:
-            body += f" Comment: {comment}"
-        return deliver(s, app.tenant_id, [e for e in dict.fromkeys(entries) if e != app.applicant], kind="urged",
-                       title=f"Reminder: application {app.number}", body=body,
-                       link={"application_id": app.id, "number": app.number})

@@ -36,8 +36,8 @@ def done(s: Session, tenant_id: str, user: str, roles: Sequence[str], limit: int
     return items, int(total or 0)
 
 
-_URGED = {flag: select(*queries._COLUMNS, TaskUrge.urged_by, TaskUrge.urged_at, func.count().over().label("total"))
-          .join(TaskUrge, TaskUrge.task_id == HumanTask.id).where(*queries._where(flag))
+_URGED = {flag: select(*queries.COLUMNS, TaskUrge.urged_by, TaskUrge.urged_at, func.count().over().label("total"))
+          .join(TaskUrge, TaskUrge.task_id == HumanTask.id).where(*queries.visibility_clauses(flag))
           .order_by(TaskUrge.urged_at.desc(), HumanTask.id)
           .limit(bindparam("limit", type_=Integer)).offset(bindparam("offset", type_=Integer))
           for flag in (False, True)}

@@ -19,9 +19,15 @@ ITEM_FIELDS = ("product_id", "spec_id", "product_name", "spec_name", "quantity",
                "gpu_model", "gpu_count", "instances", "eips")
 
 
-def new_number(prefix: str) -> str:
-    """``PREFIX20261128-3F9A1C``: the day it was made, then 24 random bits (unique per tenant)."""
-    return f"{prefix}{clock.now():%Y%m%d}-{secrets.token_hex(3).upper()}"
+def new_number(s: Session, model: Any, tenant_id: str, prefix: str) -> str:
+    """``PREFIX20261128-3F9A1C2B``: the day it was made and 32 random bits, not yet used in the
+    tenant (the unique constraint on (tenant, number) backs the check)."""
+    for _attempt in range(8):
+        number = f"{prefix}{clock.now():%Y%m%d}-{secrets.token_hex(4).upper()}"
+        taken = s.scalar(select(model.id).where(model.tenant_id == tenant_id, model.number == number))
+        if taken is None:
+            return number
+    raise RuntimeError("could not find a free document number")  # 8 collisions in a row: the RNG is broken
 
 
 def for_application(s: Session, application_id: str) -> Order | None:
@@ -33,7 +39,8 @@ def create_for_application(s: Session, application: Application, lines: list[dic
     existing = for_application(s, application.id)
     if existing is not None:
         return existing, False
-    order = Order(tenant_id=application.tenant_id, number=new_number("OR"), application_id=application.id,
+    order = Order(tenant_id=application.tenant_id, number=new_number(s, Order, application.tenant_id, "OR"),
+                  application_id=application.id,
                   organization_id=application.organization_id, business_system_id=application.business_system_id,
                   applicant=application.applicant, status="created")
     s.add(order)

@@ -120,7 +120,7 @@ def install(engine: Engine) -> None:
     is cancelled). Idempotent."""
     if engine in _installed:
         return
-    from engine.applications import release_on_cancel
+    from engine.application_flow import release_on_cancel
     from engine.site_messages import notify_assignments
 
     event.listen(engine.db.engine, "begin", lambda conn: _begin(engine, conn))

@@ -16,6 +16,9 @@ from sqlalchemy.orm import Session
 from engine.errors import NotFound
 from engine.models import HumanTask, Incident, ProcessDefinition, ProcessInstance, TaskHistory
 from engine.principal import Principal
+from engine.tenancy.scope import scope_where
+
+READ = "process-instance:read"
 
 
 def _visible_definitions(principal: Principal) -> Any:
@@ -51,9 +54,10 @@ def _tenant_scoped(q: Select, model: Any, principal: Principal) -> Select:
     return q if principal.is_platform else q.where(model.tenant_id == principal.tenant_id)
 
 
-def instances_query(principal: Principal, *, status: str | None = None, key: str | None = None,
+def instances_query(authorizer: Any, principal: Principal, *, status: str | None = None, key: str | None = None,
                     business_key: str | None = None, initiator: str | None = None) -> Select:
-    q = _tenant_scoped(select(ProcessInstance), ProcessInstance, principal)
+    """Instances the principal may read: its tenant, narrowed by its roles' data scope."""
+    q = select(ProcessInstance).where(*scope_where(authorizer, principal, READ, ProcessInstance))
     for column, value in ((ProcessInstance.status, status), (ProcessInstance.process_key, key),
                           (ProcessInstance.business_key, business_key), (ProcessInstance.initiator, initiator)):
         if value:
@@ -71,16 +75,15 @@ class InstanceView:
     data: dict[str, Any] | None = None
 
 
-def get_instance(s: Session, principal: Principal, instance_id: str) -> ProcessInstance:
-    row = s.scalars(_tenant_scoped(select(ProcessInstance), ProcessInstance, principal)
-                    .where(ProcessInstance.id == instance_id)).first()
+def get_instance(s: Session, authorizer: Any, principal: Principal, instance_id: str) -> ProcessInstance:
+    row = s.scalars(instances_query(authorizer, principal).where(ProcessInstance.id == instance_id)).first()
     if row is None:
         raise NotFound(f"no process instance {instance_id}")
     return row
 
 
-def instance_view(s: Session, principal: Principal, instance_id: str) -> InstanceView:
-    row = get_instance(s, principal, instance_id)
+def instance_view(s: Session, authorizer: Any, principal: Principal, instance_id: str) -> InstanceView:
+    row = get_instance(s, authorizer, principal, instance_id)
     version = s.scalar(select(ProcessDefinition.version).where(ProcessDefinition.id == row.definition_id))
     tasks = s.scalars(select(HumanTask).where(HumanTask.instance_id == row.id).order_by(HumanTask.created_at)).all()
     history = s.scalars(select(TaskHistory).where(TaskHistory.instance_id == row.id).order_by(TaskHistory.id)).all()

@@ -7,15 +7,13 @@ with a timer, timer starts of event subprocesses), so ``fire_due_timers`` finds 
 index and never scans instances. Firing claims the rows in the same transaction as the
 instance save (row lock with SKIP LOCKED on PostgreSQL, then a ``pending -> fired`` update
 checked by rowcount), so a timer fires exactly once however many workers race for it.
-Something must call ``fire_due_timers`` periodically: a ``Ticker`` thread in ``aicmp serve``
+Something must call ``fire_due_timers`` periodically: ``engine.periodic`` does, in ``aicmp serve``
 when no broker is configured, the periodic runner of ``aicmp worker``, or Celery beat.
 """
 
 from __future__ import annotations
 
 import logging
-import os
-import socket
 import threading
 from collections.abc import Iterable
 from datetime import datetime
@@ -233,47 +231,3 @@ def drain_due_timers(engine: Engine, worker_id: str, limit: int = 100,
     return total
 
 
-def default_worker_id(role: str = "ticker") -> str:
-    return f"{role}@{socket.gethostname()}:{os.getpid()}"[:100]
-
-
-class Ticker:
-    """A daemon thread that fires due timers every ``interval_s`` seconds until stopped.
-
-    ``aicmp serve`` runs one when no broker is configured; any number may run against one
-    database, since each timer is claimed once.
-    """
-
-    def __init__(self, engine: Engine, *, worker_id: str | None = None, interval_s: float = 1.0,
-                 limit: int = 100) -> None:
-        if interval_s <= 0:
-            raise ValueError("interval_s must be positive")
-        self.engine = engine
-        self.worker_id = worker_id or default_worker_id()
-        self.interval_s = interval_s
-        self.limit = limit
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="aicmp-timer-ticker", daemon=True)
-
-    def start(self) -> Ticker:
-        self._thread.start()
-        return self
-
-    def stop(self, timeout: float | None = 5.0) -> None:
-        self._stop.set()
-        if self._thread.is_alive() and self._thread is not threading.current_thread():
-            self._thread.join(timeout)
-
-    @property
-    def running(self) -> bool:
-        return self._thread.is_alive()
-
-    def tick(self) -> int:
-        return drain_due_timers(self.engine, self.worker_id, self.limit, stop=self._stop)
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.interval_s):
-            try:
-                self.tick()
-            except Exception:  # a database hiccup: log it and try again next interval
-                log.exception("timer tick failed")

@@ -20,7 +20,7 @@ from api.blueprints.catalog import ProductSpecSchema
 from api.idempotency import idempotent
 from api.pagination import PageArgs, offset, page, page_schema
 from api.security import client_ip, current_principal, engine, requires
-from engine import applications, attachments, cart
+from engine import application_flow, applications, attachments, cart
 from engine.errors import InvalidInput
 from engine.models.applications import APPLICATION_STATUSES
 
@@ -255,8 +255,15 @@ class Applications(MethodView):
         does not fit: then no draft is kept either). Send an ``Idempotency-Key`` to make it safe to retry."""
         principal = current_principal()
         if body.pop("submit"):
-            return applications.create_and_submit(engine(), principal, **body, ip=client_ip())
+            return application_flow.create_and_submit(engine(), principal, **body, ip=client_ip())
         return applications.create(engine(), principal, **body, ip=client_ip())
+
+
+def _cell(value: Any) -> Any:
+    """A CSV cell a spreadsheet shows as text: user text starting like a formula gets a leading quote."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
 
 
 @blp.route("/export.csv")
@@ -268,7 +275,7 @@ def export_csv(args: dict[str, Any]) -> Any:
     out = io.StringIO()
     writer = csv.writer(out)
     for row in applications.export_rows(engine(), current_principal(), _filters(args)):
-        writer.writerow(row)
+        writer.writerow([_cell(v) for v in row])
     return Response(out.getvalue(), mimetype="text/csv",
                     headers={"Content-Disposition": 'attachment; filename="applications.csv"'})
 
@@ -295,7 +302,7 @@ class ApplicationItem(MethodView):
 @blp.response(200, ApplicationDetailSchema)
 def submit(application_id: str) -> Any:
     """Submit your draft: the quota is reserved and approval starts (409 ``quota_short`` when it does not fit)."""
-    return applications.submit(engine(), current_principal(), application_id, ip=client_ip())
+    return application_flow.submit(engine(), current_principal(), application_id, ip=client_ip())
 
 
 @blp.route("/<string:application_id>/withdraw", methods=["POST"])
@@ -303,7 +310,7 @@ def submit(application_id: str) -> Any:
 @blp.response(200, ApplicationDetailSchema)
 def withdraw(application_id: str) -> Any:
     """Take your pending application back to draft; only until the first approval (then 409)."""
-    return applications.withdraw(engine(), current_principal(), application_id, ip=client_ip())
+    return application_flow.withdraw(engine(), current_principal(), application_id, ip=client_ip())
 
 
 @blp.route("/<string:application_id>/resubmit", methods=["POST"])
@@ -312,7 +319,7 @@ def withdraw(application_id: str) -> Any:
 @blp.response(200, ApplicationDetailSchema)
 def resubmit(application_id: str) -> Any:
     """Send your rejected (and edited) application to approval again (409 ``quota_short`` when it does not fit)."""
-    return applications.resubmit(engine(), current_principal(), application_id)
+    return application_flow.resubmit(engine(), current_principal(), application_id)
 
 
 @blp.route("/<string:application_id>/cancel", methods=["POST"])
@@ -321,7 +328,7 @@ def resubmit(application_id: str) -> Any:
 def cancel(application_id: str) -> Any:
     """Cancel an application: yours (a pending one only before its first approval), or, holding
     ``application:manage``, any you can see. The quota it holds is released."""
-    return applications.cancel(engine(), current_principal(), application_id, ip=client_ip())
+    return application_flow.cancel(engine(), current_principal(), application_id, ip=client_ip())
 
 
 @blp.route("/<string:application_id>/decision", methods=["POST"])
@@ -331,7 +338,7 @@ def cancel(application_id: str) -> Any:
 def decide(body: dict[str, Any], application_id: str) -> Any:
     """Approve or reject at the step waiting for you (an approver, a tenant administrator after an
     escalation, a platform operator); 409 when nothing of it waits for you."""
-    return applications.decide(engine(), current_principal(), application_id, decision=body["decision"],
+    return application_flow.decide(engine(), current_principal(), application_id, decision=body["decision"],
                                comment=body["comment"])
 
 
@@ -341,7 +348,7 @@ def decide(body: dict[str, Any], application_id: str) -> Any:
 @blp.response(200, ApplicationUrgedSchema)
 def urge(body: dict[str, Any], application_id: str) -> Any:
     """Remind whoever your pending application waits for (a site message each; at most once an hour: 429)."""
-    sent = applications.urge(engine(), current_principal(), application_id, comment=body["comment"], ip=client_ip())
+    sent = application_flow.urge(engine(), current_principal(), application_id, comment=body["comment"], ip=client_ip())
     return {"notified": sent}
 
 

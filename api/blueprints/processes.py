@@ -213,7 +213,7 @@ class Instances(MethodView):
     @blp.response(200, page_schema(InstanceSchema, "InstancePage"))
     def get(self, args: dict[str, Any]) -> Any:
         """List process instances of your tenant, newest first."""
-        q = processes.instances_query(current_principal(), status=args["status"], key=args["key"],
+        q = processes.instances_query(engine().authorizer, current_principal(), status=args["status"], key=args["key"],
                                       business_key=args["business_key"], initiator=args["initiator"])
         with engine().db.read() as s:
             rows, total = processes.page(s, q, ProcessInstance.created_at.desc(), args["page_size"], offset(args))
@@ -236,7 +236,7 @@ class Instances(MethodView):
 def get_instance(instance_id: str) -> Any:
     """An instance: state, current tasks, history and incidents."""
     with engine().db.read() as s:
-        view = processes.instance_view(s, current_principal(), instance_id)
+        view = processes.instance_view(s, engine().authorizer, current_principal(), instance_id)
     row = view.instance
     return {**{c: getattr(row, c) for c in InstanceSchema().fields}, "version": view.version,
             "current_tasks": view.current_tasks, "history": view.history, "incidents": view.incidents}
@@ -245,7 +245,7 @@ def get_instance(instance_id: str) -> Any:
 def _instance_action(instance_id: str, action: str) -> Any:
     principal = current_principal()
     with engine().db.read() as s:
-        processes.get_instance(s, principal, instance_id)  # 404 across tenants before anything else
+        processes.get_instance(s, engine().authorizer, principal, instance_id)  # 404 outside the caller's scope
     operation = getattr(engine().runtime, action)
     return operation(instance_id, actor=principal.username, tenant_id=principal.tenant_id, ip=client_ip())
 

@@ -140,7 +140,7 @@ def delegate(body: dict[str, Any], task_id: str) -> Any:
 def complete(body: dict[str, Any], task_id: str) -> Any:
     """Complete the task with its form data (validated against the form's JSON Schema: 422 names each field)."""
     tenant_id, user, roles = _scope(current_principal())
-    return engine().inbox.complete(tenant_id, task_id, user=user, data=body["data"], roles=roles)
+    return engine().inbox.complete(tenant_id, task_id, user=user, data=body["data"], roles=roles, ip=client_ip())
 
 
 @blp.route("/<string:task_id>/return", methods=["POST"])

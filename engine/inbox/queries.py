@@ -17,8 +17,8 @@ from typing import Any
 from sqlalchemy import Integer, and_, bindparam, func, or_, select
 from sqlalchemy.orm import Session
 
-from engine.errors import NotFound
-from engine.models import HumanTask, HumanTaskCandidate
+from engine.errors import Conflict, NotFound
+from engine.models import HumanTask, HumanTaskCandidate, TaskHistory
 
 
 @dataclass(frozen=True)
@@ -59,7 +59,7 @@ class TaskPage:
     page_size: int
 
 
-_COLUMNS = [getattr(HumanTask, name) for name in (
+COLUMNS = [getattr(HumanTask, name) for name in (
     "id", "instance_id", "tenant_id", "process_key", "business_key", "task_spec", "task_name", "lane",
     "form_schema", "form_ui_schema", "assignee", "created_at", "due_at", "extra")]
 
@@ -70,7 +70,7 @@ def _matches(user: Any, roles: Any) -> Any:
     return mine if roles is None else or_(mine, and_(c.kind == "role", c.value.in_(roles)))
 
 
-def _where(with_roles: bool) -> list[Any]:
+def visibility_clauses(with_roles: bool) -> list[Any]:
     c, h = HumanTaskCandidate, HumanTask
     user = bindparam("user")
     roles = bindparam("roles", expanding=True) if with_roles else None
@@ -79,10 +79,10 @@ def _where(with_roles: bool) -> list[Any]:
 
 
 # Built once: listing is the hottest read, and only the parameters change between calls.
-_LIST = {flag: select(*_COLUMNS, func.count().over().label("total")).where(*_where(flag))
+_LIST = {flag: select(*COLUMNS, func.count().over().label("total")).where(*visibility_clauses(flag))
          .order_by(HumanTask.created_at.desc(), HumanTask.id.desc())
          .limit(bindparam("limit", type_=Integer)).offset(bindparam("offset", type_=Integer)) for flag in (False, True)}
-_COUNT = {flag: select(func.count()).select_from(HumanTask).where(*_where(flag)) for flag in (False, True)}
+_COUNT = {flag: select(func.count()).select_from(HumanTask).where(*visibility_clauses(flag)) for flag in (False, True)}
 
 
 def _params(tenant_id: str, user: str, roles: Sequence[str], **more: Any) -> dict[str, Any]:
@@ -119,6 +119,11 @@ def get_row(s: Session, tenant_id: str, task_id: str, *, lock: bool = False) -> 
         q = q.with_for_update()
     row = s.scalars(q).first()
     if row is None:
+        ended = s.scalar(select(TaskHistory.state).where(
+            TaskHistory.tenant_id == tenant_id, TaskHistory.task_guid == task_id,
+            TaskHistory.state.in_(("COMPLETED", "CANCELLED"))).limit(1))
+        if ended is not None:  # it existed in this tenant: a late second completion is a conflict
+            raise Conflict(f"task {task_id} is no longer open ({ended.lower()})")
         raise NotFound(f"no open task {task_id}")
     return row
 

@@ -8,7 +8,8 @@ Who may do what (``user`` is the caller, ``roles`` the role codes they hold in `
 - unclaim: only the assignee (anyone else who may see it: Conflict);
 - delegate: only the assignee (an unclaimed task is claimed first, so there is always one person
   answerable for the hand-over); the delegate becomes assignee and, while holding it, a candidate;
-- complete and return: the assignee, or a candidate of an unclaimed task (which claims it).
+- complete and return: the assignee, or a candidate of an unclaimed task (checked again under the
+  instance lock, so a claim made meanwhile wins).
 """
 
 from __future__ import annotations
@@ -127,27 +128,24 @@ class Inbox:
     # -- finishing ------------------------------------------------------------------------
 
     def complete(self, tenant_id: str, task_id: str, *, user: str, data: dict[str, Any] | None = None,
-                 roles: Sequence[str] = ()) -> ProcessInstance:
+                 roles: Sequence[str] = (), ip: str | None = None) -> ProcessInstance:
         """Validate ``data`` against the task's form and complete the task with it. Invalid data
         changes nothing: InvalidInput lists every problem as ``{"path": "$.field", ...}``."""
         data = {} if data is None else data
         with self.db.read() as s:
             row = self._workable(s, tenant_id, task_id, user, roles)
             schema, _ui = forms.load_task_forms(s, _definition_id(s, row), row.form_schema, None)
-            instance_id, unclaimed = row.instance_id, row.assignee is None
+            instance_id = row.instance_id
         problems = forms.validate(schema, data)
         if problems:
             first = problems[0]
             raise InvalidInput(f"the form has {len(problems)} problem(s); first: {first['path']} {first['message']}",
                                errors=problems)
-        if unclaimed:
-            self.claim(tenant_id, task_id, user=user, roles=roles)
-        try:
-            return self.runtime.complete_task(instance_id, task_id, data, actor=user, tenant_id=tenant_id)
-        except Exception:
-            if unclaimed:  # give back the implicit claim; the task is still open
-                self._release(tenant_id, task_id, user)
-            raise
+        def still_workable(s: Session) -> None:  # under the instance lock: nobody claimed it meanwhile
+            self._workable(s, tenant_id, task_id, user, roles, lock=True)
+
+        return self.runtime.complete_task(instance_id, task_id, data, actor=user, tenant_id=tenant_id, ip=ip,
+                                          guard=still_workable)
 
     def return_task(self, tenant_id: str, task_id: str, *, user: str, comment: str = "",
                     roles: Sequence[str] = ()) -> ProcessInstance:
@@ -164,18 +162,12 @@ class Inbox:
     # -- helpers --------------------------------------------------------------------------
 
     @staticmethod
-    def _workable(s: Session, tenant_id: str, task_id: str, user: str, roles: Sequence[str]) -> HumanTask:
-        row = queries.visible_row(s, tenant_id, task_id, user, roles)
+    def _workable(s: Session, tenant_id: str, task_id: str, user: str, roles: Sequence[str], *,
+                  lock: bool = False) -> HumanTask:
+        row = queries.visible_row(s, tenant_id, task_id, user, roles, lock=lock)
         if row.assignee not in (None, user):
             raise Conflict(f"task {task_id} is claimed by {row.assignee}")
         return row
-
-    def _release(self, tenant_id: str, task_id: str, user: str) -> None:
-        with self.db.write() as s:
-            row = s.scalars(select(HumanTask).where(HumanTask.id == task_id, HumanTask.tenant_id == tenant_id,
-                                                    HumanTask.assignee == user).with_for_update()).first()
-            if row is not None:
-                _assign(s, row, None)
 
 
 def _task_or_none(workflow: Any, task_id: str) -> Any:

@@ -101,7 +101,7 @@ class TaskHistory(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     instance_id: Mapped[str] = mapped_column(ForeignKey("process_instances.id"), index=True)
     tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"))
-    task_guid: Mapped[str] = mapped_column(String(36))
+    task_guid: Mapped[str] = mapped_column(String(36), index=True)
     task_spec: Mapped[str] = mapped_column(String(255))
     task_name: Mapped[str | None] = mapped_column(String(255))
     task_type: Mapped[str] = mapped_column(String(64))

@@ -16,7 +16,7 @@ from uuid import UUID
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from engine import audit, clock
@@ -142,14 +142,19 @@ class Runtime:
             return "completed"
         if new_incidents:
             return "incident"
+        if row.status != "incident":  # no open incident can exist: skip the query on the hot path
+            return "running"
         open_incidents = s.scalar(select(Incident.id).where(
             Incident.instance_id == row.id, Incident.status == "open").limit(1))
         return "incident" if open_incidents else "running"
 
     def _record(self, s: Session, loaded: Loaded, actor: str | None) -> int:
         row, wf = loaded.row, loaded.workflow
-        for change in history.changes(wf, loaded.before, actor):
-            s.add(TaskHistory(instance_id=row.id, tenant_id=row.tenant_id, **change))
+        now = clock.now()
+        rows = [{"instance_id": row.id, "tenant_id": row.tenant_id, "at": now, **change}
+                for change in history.changes(wf, loaded.before, actor)]
+        if rows:
+            s.execute(insert(TaskHistory), rows)
         notes: list[IncidentNote] = loaded.host.incidents
         for note in notes:
             task = note.task
@@ -218,12 +223,17 @@ class Runtime:
         return row
 
     def complete_task(self, instance_id: str, task_guid: str, data: dict[str, Any] | None = None, *,
-                      actor: str | None, tenant_id: str | None = None, ip: str | None = None) -> ProcessInstance:
+                      actor: str | None, tenant_id: str | None = None, ip: str | None = None,
+                      guard: Callable[[Session], None] | None = None) -> ProcessInstance:
+        """Complete a READY user task with ``data``. ``guard`` runs first under the instance lock, in
+        the same transaction (the inbox checks there that the caller may still work the task)."""
         try:
             payload = to_json_value(data or {})
         except TypeError as exc:
             raise InvalidInput(f"data: {exc}") from exc
         with self.mutation(instance_id, tenant_id=tenant_id, actor=actor) as (s, loaded):
+            if guard is not None:
+                guard(s)
             task = self._task(loaded.workflow, task_guid)
             if task.state != TaskState.READY or not task.task_spec.manual:
                 raise Conflict(f"task {task_guid} is not waiting for input")

@@ -11,82 +11,16 @@ from __future__ import annotations
 
 import logging
 import os
-import socket
-import threading
-import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from engine.config import Settings
+from engine.periodic import PeriodicRunner, periodic_work
 
 if TYPE_CHECKING:
-    from engine.core import Engine
+    pass
 
 log = logging.getLogger("aicmp.worker")
-
-SWEEP_INTERVAL_S = 5.0
-
-
-@dataclass(frozen=True)
-class Periodic:
-    """Call ``run`` every ``interval_s`` seconds (first call one interval after start)."""
-
-    name: str
-    interval_s: float
-    run: Callable[[], object]
-
-
-def periodic_work(engine: Engine) -> list[Periodic]:
-    """Everything done on a clock, one line each; the same list serves ``aicmp worker`` and an
-    embedded server (``PeriodicRunner(periodic_work(engine)).start()``)."""
-    jobs = engine.jobs
-    # with a broker, retries travel as countdown messages and the sweep only finds lost ones;
-    # embedded (eager) it is also what runs retries once their backoff has passed
-    lost_after = 0 if jobs.sender is not None and jobs.sender.eager else engine.settings.job_lost_after_s
-    return [
-        Periodic("jobs-sweep", SWEEP_INTERVAL_S, lambda: jobs.requeue_lost_jobs(lost_after)),
-        # periodic work of other modules: add one line here, e.g. the timer ticker
-        # Periodic("timers", 1.0, lambda: timers.fire_due_timers(engine, worker_id())),
-    ]
-
-
-def worker_id() -> str:
-    return f"worker@{socket.gethostname()}:{os.getpid()}"[:100]
-
-
-class PeriodicRunner:
-    """One daemon thread running each ``Periodic`` at its interval; a failing run is logged and
-    tried again next interval, never stopping the others."""
-
-    def __init__(self, work: Sequence[Periodic]) -> None:
-        self.work = list(work)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="aicmp-periodic", daemon=True)
-
-    def start(self) -> PeriodicRunner:
-        if self.work:
-            self._thread.start()
-        return self
-
-    def stop(self, timeout: float = 10.0) -> None:
-        self._stop.set()
-        if self._thread.is_alive() and self._thread is not threading.current_thread():
-            self._thread.join(timeout)
-
-    def _loop(self) -> None:
-        due = {p.name: time.monotonic() + p.interval_s for p in self.work}
-        while not self._stop.is_set():
-            for p in self.work:
-                if self._stop.is_set() or time.monotonic() < due[p.name]:
-                    continue
-                try:
-                    p.run()
-                except Exception:  # noqa: BLE001 - a database hiccup must not end the loop
-                    log.exception("periodic %s failed", p.name)
-                due[p.name] = time.monotonic() + p.interval_s
-            self._stop.wait(max(0.05, min(due.values()) - time.monotonic()))
-
 
 def run_worker(*, concurrency: int | None = None, queues: Sequence[str] = (), pool: str = "prefork",
                loglevel: str = "INFO", settings: Settings | None = None) -> int:

@@ -54,7 +54,8 @@ def test_a_tenant_variant_is_invisible_to_other_tenants(client):
     assert client.get("/api/v1/process-definitions/review_flow/versions/2/xml", headers=beta).status_code == 404
     versions = client.get("/api/v1/process-definitions/review_flow/versions", headers=beta).get_json()
     assert [v["version"] for v in versions] == [1]
-    alpha_versions = client.get("/api/v1/process-definitions/review_flow/versions", headers=login(client, "alpha-admin"))
+    alpha = login(client, "alpha-admin")
+    alpha_versions = client.get("/api/v1/process-definitions/review_flow/versions", headers=alpha)
     assert [v["version"] for v in alpha_versions.get_json()] == [2, 1]
 
 

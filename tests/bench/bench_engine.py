@@ -68,23 +68,19 @@ def _bench_engine(url: str, tmp: Path) -> Any:
     return eng
 
 
-def _ready_task(eng: Any, instance_id: str) -> tuple[str, str]:
-    from sqlalchemy import select
-
-    from engine.models import HumanTask
-
-    with eng.db.read() as s:
-        return s.execute(select(HumanTask.id, HumanTask.task_spec)
-                         .where(HumanTask.instance_id == instance_id)).one()
+LANE_OF = {"submit": "tenant_user", "approve": "approver", "fulfil": "platform_operator"}
+USERS = {"tenant_user": "alice", "approver": "bob", "platform_operator": "carol"}
 
 
 def persisted_rate(eng: Any, n: int) -> float:
+    """Start each instance, then let each lane's user find its task in the inbox and complete it."""
     started = time.perf_counter()
     for i in range(n):
-        inst = eng.runtime.start("bench_approval", tenant_id="t-bench", initiator="u", business_key=f"B-{i}")
-        for _ in USER_TASKS:
-            guid, spec = _ready_task(eng, inst.id)
-            eng.runtime.complete_task(inst.id, guid, COMPLETION[spec], actor="u", tenant_id="t-bench")
+        eng.runtime.start("bench_approval", tenant_id="t-bench", initiator="alice", business_key=f"B-{i}")
+        for spec in USER_TASKS:
+            role = LANE_OF[spec]
+            [task] = eng.inbox.list_tasks("t-bench", USERS[role], [role], page_size=1).items
+            eng.inbox.complete("t-bench", task.id, user=USERS[role], data=COMPLETION[task.task_spec], roles=[role])
     return n / (time.perf_counter() - started)
 
 

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from engine import applications, cart, catalog, clock, ports, site_messages
+from engine import application_flow, applications, cart, catalog, clock, ports, site_messages
 from engine.config import Settings
 from engine.core import Engine
 from engine.errors import Conflict, NotFound, TooManyRequests
@@ -182,7 +182,7 @@ def test_happy_path_from_draft_to_order(any_world: World) -> None:
     assert app["status"] == "draft" and app["number"].startswith("AP")
     assert app["totals"]["gpus"] == 2 and app["totals"]["vcpu"] == 32
 
-    app = applications.submit(w.engine, w.user, app["id"])
+    app = application_flow.submit(w.engine, w.user, app["id"])
     assert app["status"] == "pending" and app["quota_state"] == "reserved"
     for org in (None, "hq", "research"):  # the organisation, every ancestor and the tenant
         assert w.quota("alpha", org, "gpus") == (Decimal(2), Decimal(0))
@@ -195,7 +195,7 @@ def test_happy_path_from_draft_to_order(any_world: World) -> None:
     assert w.tasks(app["id"])["platform_approve"]["candidates"] == ["role:platform_operator"]
     assert any(kind == "task_assigned" for kind, _t in w.messages(w.operator))
     with pytest.raises(Conflict):  # an approval was given: too late to withdraw
-        applications.withdraw(w.engine, w.user, app["id"])
+        application_flow.withdraw(w.engine, w.user, app["id"])
 
     w.work(w.operator, app["id"], "platform_approve", {"decision": "approve"})
     done = applications.get(w.engine, w.user, app["id"])
@@ -215,7 +215,7 @@ def test_quota_short_is_refused_and_nothing_is_kept(world: World) -> None:
     w.set_quota("alpha", ("research",), gpus=3)
     app = w.draft(spec="1x", quantity=4)
     with pytest.raises(Conflict) as exc:
-        applications.submit(w.engine, w.user, app["id"])
+        application_flow.submit(w.engine, w.user, app["id"])
     assert exc.value.status == 409 and exc.value.code == "quota_short"
     error = exc.value.errors[0]
     assert error["dimension"] == "gpus" and error["level"] == "organization" and "research" in error["level_label"]
@@ -229,13 +229,13 @@ def test_quota_short_is_refused_and_nothing_is_kept(world: World) -> None:
             Application.quota_state != "none")) == 0
     # within quota it goes through
     applications.update(w.engine, w.user, app["id"], items=[{"spec_id": w.spec["1x"], "quantity": 3}])
-    assert applications.submit(w.engine, w.user, app["id"])["status"] == "pending"
+    assert application_flow.submit(w.engine, w.user, app["id"])["status"] == "pending"
 
 
 def test_reject_edit_resubmit_approve(world: World) -> None:
     w = world
     app = w.draft(quantity=2)
-    applications.submit(w.engine, w.user, app["id"])
+    application_flow.submit(w.engine, w.user, app["id"])
     w.work(w.approver, app["id"], "org_approve", {"decision": "reject", "comment": "too many"})
 
     back = applications.get(w.engine, w.user, app["id"])
@@ -245,11 +245,11 @@ def test_reject_edit_resubmit_approve(world: World) -> None:
     assert [t["candidates"] for t in back["current_tasks"]] == [["user:alpha-user"]]
     assert any(k == "rejected" and "too many" not in t for k, t in w.messages(w.user))
     with pytest.raises(Conflict):
-        applications.submit(w.engine, w.user, app["id"])  # a rejected one is resubmitted, not submitted
+        application_flow.submit(w.engine, w.user, app["id"])  # a rejected one is resubmitted, not submitted
 
     applications.update(w.engine, w.user, app["id"], purpose="a smaller run",
                         items=[{"spec_id": w.spec["1x"], "quantity": 1}])
-    again = applications.resubmit(w.engine, w.user, app["id"])
+    again = application_flow.resubmit(w.engine, w.user, app["id"])
     assert again["status"] == "pending" and again["submissions"] == 2 and again["approvals"] == 0
     assert w.quota("alpha", "research", "gpus") == (Decimal(1), Decimal(0))
 
@@ -263,11 +263,11 @@ def test_reject_edit_resubmit_approve(world: World) -> None:
 def test_resubmit_is_refused_when_the_quota_no_longer_fits(world: World) -> None:
     w = world
     app = w.draft(quantity=2)
-    applications.submit(w.engine, w.user, app["id"])
+    application_flow.submit(w.engine, w.user, app["id"])
     w.work(w.approver, app["id"], "org_approve", {"decision": "reject"})
     applications.update(w.engine, w.user, app["id"], items=[{"spec_id": w.spec["8x"], "quantity": 3}])
     with pytest.raises(Conflict) as exc:
-        applications.resubmit(w.engine, w.user, app["id"])
+        application_flow.resubmit(w.engine, w.user, app["id"])
     assert exc.value.code == "quota_short" and exc.value.errors[0]["dimension"] == "vcpu"  # 288 > 200
     back = applications.get(w.engine, w.user, app["id"])
     assert back["status"] == "returned" and back["quota_state"] == "released"
@@ -277,26 +277,26 @@ def test_resubmit_is_refused_when_the_quota_no_longer_fits(world: World) -> None
 def test_withdraw_before_the_first_approval_returns_to_draft(world: World) -> None:
     w = world
     app = w.draft()
-    applications.submit(w.engine, w.user, app["id"])
+    application_flow.submit(w.engine, w.user, app["id"])
     with pytest.raises(Exception) as exc:  # only the applicant withdraws
-        applications.withdraw(w.engine, w.approver, app["id"])
+        application_flow.withdraw(w.engine, w.approver, app["id"])
     assert getattr(exc.value, "status", None) == 403
 
-    back = applications.withdraw(w.engine, w.user, app["id"])
+    back = application_flow.withdraw(w.engine, w.user, app["id"])
     assert back["status"] == "draft" and back["quota_state"] == "released" and back["current_tasks"] == []
     assert back["instances"][0]["status"] == "completed"
     assert w.quota("alpha", None, "gpus") == (Decimal(0), Decimal(0))
     # a withdrawn draft is submitted again as a new instance
-    again = applications.submit(w.engine, w.user, app["id"])
+    again = application_flow.submit(w.engine, w.user, app["id"])
     assert again["status"] == "pending" and len(again["instances"]) == 2
 
 
 def test_cancel_a_rejected_application(world: World) -> None:
     w = world
     app = w.draft()
-    applications.submit(w.engine, w.user, app["id"])
+    application_flow.submit(w.engine, w.user, app["id"])
     w.work(w.approver, app["id"], "org_approve", {"decision": "reject"})
-    done = applications.cancel(w.engine, w.user, app["id"])
+    done = application_flow.cancel(w.engine, w.user, app["id"])
     assert done["status"] == "cancelled" and done["instances"][0]["status"] == "completed"
     with pytest.raises(Conflict):
         applications.update(w.engine, w.user, app["id"], purpose="again")
@@ -305,11 +305,11 @@ def test_cancel_a_rejected_application(world: World) -> None:
 def test_a_tenant_admin_cancels_a_pending_application_after_an_approval(world: World) -> None:
     w = world
     app = w.draft()
-    applications.submit(w.engine, w.user, app["id"])
+    application_flow.submit(w.engine, w.user, app["id"])
     w.work(w.approver, app["id"], "org_approve", {"decision": "approve"})
     with pytest.raises(Conflict):
-        applications.cancel(w.engine, w.user, app["id"])
-    done = applications.cancel(w.engine, w.tenant_admin, app["id"])
+        application_flow.cancel(w.engine, w.user, app["id"])
+    done = application_flow.cancel(w.engine, w.tenant_admin, app["id"])
     assert done["status"] == "cancelled" and done["quota_state"] == "released"
     assert w.quota("alpha", "research", "gpus") == (Decimal(0), Decimal(0))
 
@@ -318,7 +318,7 @@ def test_an_approval_not_given_in_time_escalates_to_the_tenant_admin(world: Worl
                                                                      frozen: clock.FrozenClock) -> None:
     w = world
     app = w.draft()
-    applications.submit(w.engine, w.user, app["id"])
+    application_flow.submit(w.engine, w.user, app["id"])
     assert w.tasks(app["id"])["org_approve"]["due_at"] == T0 + timedelta(hours=24)
     frozen.advance(timedelta(hours=23))
     assert fire_due_timers(w.engine, "test") == 0
@@ -339,7 +339,7 @@ def test_approval_timeout_is_configurable(world: World, frozen: clock.FrozenCloc
                                           monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AICMP_APPROVAL_TIMEOUT", "PT2H")
     app = world.draft()
-    applications.submit(world.engine, world.user, app["id"])
+    application_flow.submit(world.engine, world.user, app["id"])
     assert world.tasks(app["id"])["org_approve"]["due_at"] == T0 + timedelta(hours=2)
 
 
@@ -389,9 +389,9 @@ def test_a_tenants_own_approval_variant_is_used_for_that_tenant_only(world: Worl
                              tenant_id=w.tenant["alpha"], actor="alpha-admin")
     w.set_quota("beta", vcpu=100, memory_gib=1000, disk_gib=1000, gpus=4, instances=4, eips=4)
 
-    alpha = applications.submit(w.engine, w.user, w.draft()["id"])
+    alpha = application_flow.submit(w.engine, w.user, w.draft()["id"])
     assert [t["task_spec"] for t in alpha["current_tasks"]] == ["alpha_approve"]
-    beta = applications.submit(w.engine, w.beta_user, w.draft(w.beta_user)["id"])
+    beta = application_flow.submit(w.engine, w.beta_user, w.draft(w.beta_user)["id"])
     assert [t["task_spec"] for t in beta["current_tasks"]] == ["org_approve"]
 
     w.work(w.tenant_admin, alpha["id"], "alpha_approve", {"decision": "approve"})
@@ -406,7 +406,7 @@ def test_another_tenants_application_is_not_found(world: World) -> None:
     with pytest.raises(NotFound):
         applications.get(w.engine, w.beta_user, app["id"])
     with pytest.raises(NotFound):
-        applications.submit(w.engine, w.beta_user, app["id"])
+        application_flow.submit(w.engine, w.beta_user, app["id"])
     mine, total = applications.list_applications(w.engine, w.beta_user, applications.Filters())
     assert (mine, total) == ([], 0)
     seen, total = applications.list_applications(w.engine, w.approver, applications.Filters(number=app["number"]))
@@ -430,20 +430,20 @@ def test_an_application_from_the_cart_empties_those_lines(world: World) -> None:
 
 def test_urge_tells_the_approvers_once_in_a_while(world: World, frozen: clock.FrozenClock) -> None:
     w = world
-    app = applications.submit(w.engine, w.user, w.draft()["id"])
-    assert applications.urge(w.engine, w.user, app["id"], comment="please") == 1
+    app = application_flow.submit(w.engine, w.user, w.draft()["id"])
+    assert application_flow.urge(w.engine, w.user, app["id"], comment="please") == 1
     assert ("urged", f"Reminder: application {app['number']}") in w.messages(w.approver)
     with pytest.raises(TooManyRequests):
-        applications.urge(w.engine, w.user, app["id"])
+        application_flow.urge(w.engine, w.user, app["id"])
     frozen.advance(timedelta(minutes=61))
-    assert applications.urge(w.engine, w.user, app["id"]) == 1
+    assert application_flow.urge(w.engine, w.user, app["id"]) == 1
     with pytest.raises(PermissionDenied):  # the applicant urges, nobody else
-        applications.urge(w.engine, w.tenant_admin, app["id"])
+        application_flow.urge(w.engine, w.tenant_admin, app["id"])
 
 
 def test_site_messages_read_and_delete(world: World) -> None:
     w = world
-    applications.submit(w.engine, w.user, w.draft()["id"])
+    application_flow.submit(w.engine, w.user, w.draft()["id"])
     assert site_messages.unread_count(w.engine, w.approver) == 1
     items, _ = site_messages.list_messages(w.engine, w.approver)
     site_messages.mark_read(w.engine, w.approver, items[0].id)
@@ -459,7 +459,7 @@ def test_site_messages_read_and_delete(world: World) -> None:
 
 def test_cancelling_the_process_outright_releases_the_quota(world: World) -> None:
     w = world
-    app = applications.submit(w.engine, w.user, w.draft()["id"])
+    app = application_flow.submit(w.engine, w.user, w.draft()["id"])
     w.engine.runtime.cancel(app["instances"][0]["id"], actor="alpha-admin", tenant_id=w.tenant["alpha"])
     done = applications.get(w.engine, w.user, app["id"])
     assert done["status"] == "cancelled" and done["quota_state"] == "released"
@@ -477,7 +477,7 @@ def test_two_concurrent_submissions_of_one_draft_reserve_once(any_world: World) 
     def submit() -> None:
         barrier.wait()
         try:
-            applications.submit(w.engine, w.user, app["id"])
+            application_flow.submit(w.engine, w.user, app["id"])
             outcomes.append("ok")
         except Conflict as exc:
             outcomes.append(exc.code)
@@ -492,3 +492,29 @@ def test_two_concurrent_submissions_of_one_draft_reserve_once(any_world: World) 
     with w.engine.db.read() as s:
         assert s.scalar(select(func.count()).select_from(ProcessInstance).where(
             ProcessInstance.business_key == app["id"])) == 1
+
+
+def test_the_product_processes_pass_check_and_simulate(tmp_path: Path) -> None:
+    """What ``aicmp bpmn check`` and ``aicmp bpmn simulate`` run, on bpmn/ with its forms beside it."""
+    import shutil
+
+    from engine.designer import check, simulate_file
+
+    root = Path(__file__).resolve().parents[2]
+    for name in ("application.bpmn", "approval.bpmn", "order.bpmn"):
+        shutil.copy(root / "bpmn" / name, tmp_path / name)
+    for form in (root / "forms").glob("application-*.json"):
+        shutil.copy(form, tmp_path / form.name)
+    names = ["applications/approvers", "applications/decision", "applications/mark", "notify/application",
+             "orders/create", "quota/commit", "quota/release", "quota/reserve"]
+    for name in ("application.bpmn", "approval.bpmn", "order.bpmn"):
+        report = check(tmp_path / name, max_bytes=1 << 20, known_operators=names)
+        assert report.ok, report.errors
+        assert not report.validation.warnings, report.validation.warnings
+    _report, ordered = simulate_file(tmp_path / "application.bpmn", max_bytes=1 << 20)
+    assert ordered is not None and ordered.completed and ordered.path[-1] == "Ordered"
+    _report, cancelled = simulate_file(tmp_path / "application.bpmn", max_bytes=1 << 20,
+                                       task_data={"org_approve": {"decision": "reject"},
+                                                  "revise": {"action": "cancel"}})
+    assert cancelled is not None and cancelled.completed and cancelled.path[-1] == "Cancelled"
+    assert "Edit and resubmit, or cancel" in cancelled.path

@@ -16,8 +16,9 @@ from engine import clock
 from engine.config import Settings
 from engine.jobs import Outcome, decode, encode
 from engine.models import Incident, Job, ProcessInstance, TaskHistory
+from engine.periodic import Periodic, PeriodicRunner, periodic_work
 from engine.runtime.steps import advance
-from engine.worker.main import Periodic, PeriodicRunner, periodic_work, run_worker
+from engine.worker.main import run_worker
 from tasks.registry import OperatorError
 from tests.helpers import read
 

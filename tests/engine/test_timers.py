@@ -18,9 +18,10 @@ from engine import clock
 from engine.config import Settings
 from engine.core import Engine
 from engine.models import DueTimer, ProcessInstance, TaskHistory
+from engine.periodic import Periodic, PeriodicRunner
 from engine.runtime.instances import Locking
 from engine.runtime.steps import advance
-from engine.timers import Ticker, fire_due_timers
+from engine.timers import drain_due_timers, fire_due_timers
 from tests.helpers import make_engine, read
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -185,7 +186,7 @@ def test_ticker_fires_due_timers_in_the_background_and_stops(engine, frozen):
     deploy(engine, "timer_escalation.bpmn")
     inst = engine.runtime.start("timer_escalation", tenant_id="t-alpha")
     frozen.advance(timedelta(hours=3))
-    ticker = Ticker(engine, worker_id="ticker-test", interval_s=0.05).start()
+    ticker = PeriodicRunner([Periodic("timers", 0.05, lambda: drain_due_timers(engine, "ticker-test"))]).start()
     try:
         deadline = time.monotonic() + 10
         while "escalate" not in ready(engine, inst.id) and time.monotonic() < deadline:
@@ -286,17 +287,17 @@ def test_the_claim_alone_keeps_a_timer_from_firing_twice(postgres_database_url, 
         engine.close()
 
 
-def test_serve_runs_a_ticker_only_where_no_broker_and_worker_do(engine, monkeypatch):
-    from api.server import start_timer_ticker
+def test_serve_runs_periodic_work_only_where_no_broker_and_worker_do(engine, monkeypatch):
+    from api.server import start_periodic_work
 
     monkeypatch.setenv("AICMP_DATABASE_URL", engine.settings.database_url)
     monkeypatch.delenv("AICMP_BROKER_URL", raising=False)
-    ticker = start_timer_ticker(interval_s=0.05)
+    runner = start_periodic_work()
     try:
-        assert ticker is not None and ticker.running
+        assert runner is not None and runner.running
+        assert {p.name for p in runner.work} == {"jobs-sweep", "timers"}
     finally:
-        ticker.stop()
-        ticker.engine.close()
-    assert not ticker.running
+        runner.stop()
+    assert not runner.running
     monkeypatch.setenv("AICMP_BROKER_URL", "amqp://guest:guest@127.0.0.1:1//")
-    assert start_timer_ticker() is None
+    assert start_periodic_work() is None

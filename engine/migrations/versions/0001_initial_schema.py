@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-28 15:40:22.545198
+Create Date: 2026-11-28 15:47:41.562140
 """
 
 from alembic import op
@@ -577,6 +577,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('task_history', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_task_history_instance_id'), ['instance_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_task_history_task_guid'), ['task_guid'], unique=False)
 
     op.create_table('task_urges',
     sa.Column('task_id', sa.String(length=36), nullable=False),
@@ -647,6 +648,7 @@ def downgrade() -> None:
 
     op.drop_table('task_urges')
     with op.batch_alter_table('task_history', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_task_history_task_guid'))
         batch_op.drop_index(batch_op.f('ix_task_history_instance_id'))
 
     op.drop_table('task_history')

@@ -1,0 +1,289 @@
+"""Applications through the ``application`` process: submit, withdraw, resubmit, cancel, decide, urge.
+
+Submitting starts ``application`` (business key = the application id); its first steps reserve the
+quota and mark the application pending, in the start's transaction, and a refused reservation fails
+the submission with 409 leaving nothing (``engine.ports.strict``). Everything after that is the
+process: approval, order, notices. Its status changes come through the operators' ports
+(``engine.application_ports``); this module only starts the process, signals it (the
+``application_cancel`` message for a withdrawal or cancellation, the applicant's revise task for a
+resubmission) and completes approval steps through the inbox.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from typing import TYPE_CHECKING, Any
+
+from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
+from SpiffWorkflow.bpmn.util import BpmnEvent
+from SpiffWorkflow.exceptions import WorkflowException
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from engine import audit, clock, ports
+from engine.application_ports import item_dicts, release_reservation
+from engine.applications import acting_on, create, current_tasks, get, load, text_field
+from engine.cart import discard_lines
+from engine.errors import Conflict
+from engine.models import HumanTask, HumanTaskCandidate, ProcessInstance
+from engine.models.applications import Application
+from engine.principal import Principal
+from engine.runtime.instances import ACTIVE
+from engine.runtime.steps import advance
+from engine.site_messages import deliver
+from engine.tenancy.access import PermissionDenied
+from engine.timers import event_definitions, waiting_catches
+
+if TYPE_CHECKING:
+    from engine.core import Engine
+
+PROCESS_KEY = "application"
+CANCEL_MESSAGE = "application_cancel"
+DEFAULT_APPROVAL_TIMEOUT = "PT24H"
+_DURATION = re.compile(r"^P(?!$)(\d+Y)?(\d+M)?(\d+W)?(\d+D)?(T(?=\d)(\d+H)?(\d+M)?(\d+(\.\d+)?S)?)?$")
+
+
+def approval_timeout(settings: Any) -> str:
+    """How long an approval step may take before it escalates: ``Settings.approval_timeout`` if the
+    settings have one, else ``AICMP_APPROVAL_TIMEOUT``, else PT24H (ISO 8601 duration)."""
+    value = getattr(settings, "approval_timeout", None) or os.environ.get("AICMP_APPROVAL_TIMEOUT") \
+        or DEFAULT_APPROVAL_TIMEOUT
+    if not _DURATION.match(value):
+        raise ValueError(f"approval timeout {value!r} is not an ISO 8601 duration such as PT24H")
+    return value
+
+
+def create_and_submit(engine: Engine, principal: Principal, *, ip: str | None = None,
+                      **fields: Any) -> dict[str, Any]:
+    """``create`` then ``submit``. When the submission is refused nothing is kept: the draft is
+    deleted again and the cart lines it was made from stay in the cart."""
+    draft = create(engine, principal, keep_cart=True, ip=ip, **fields)
+    try:
+        submitted = submit(engine, principal, draft["id"], ip=ip)
+    except Exception:
+        with engine.db.write() as s:
+            s.execute(delete(Application).where(Application.id == draft["id"], Application.status == "draft"))
+            audit.record(s, action="application.discard", actor=principal.username, tenant_id=draft["tenant_id"],
+                         target_type="application", target_id=draft["id"],
+                         detail={"number": draft["number"], "reason": "submission refused"}, ip=ip)
+        raise
+    if fields.get("cart_item_ids"):
+        discard_lines(engine, principal, fields["cart_item_ids"])
+    return submitted
+
+
+def _inbox(engine: Engine) -> Any:
+    from engine.inbox import Inbox
+
+    return getattr(engine, "inbox", None) or Inbox(engine)
+
+
+def submit(engine: Engine, principal: Principal, application_id: str, *, ip: str | None = None) -> dict[str, Any]:
+    """Start ``application`` for a draft. 409 (``quota_short``, naming dimension and level) when the
+    quota does not fit: then nothing was stored."""
+    ports.install(engine)
+    with engine.db.read() as s:
+        app = acting_on(s, engine, principal, application_id)
+        if app.status != "draft":
+            raise Conflict(f"application {app.number} is {app.status}; only a draft can be submitted"
+                           + ("; resubmit a rejected one" if app.status == "returned" else ""))
+        if not item_dicts(s, app.id):
+            raise Conflict(f"application {app.number} has no items")
+        tenant_id, number, title = app.tenant_id, app.number, app.title
+    variables = {"application_id": application_id, "application_number": number, "title": title,
+                 "approval_timeout": approval_timeout(engine.settings)}
+    with ports.strict():
+        engine.runtime.start(PROCESS_KEY, tenant_id=tenant_id, initiator=principal.username,
+                             business_key=application_id, variables=variables, ip=ip)
+    return get(engine, principal, application_id)
+
+
+def _running_instance_or_none(s: Session, app: Application) -> str | None:
+    return s.scalar(select(ProcessInstance.id).where(
+        ProcessInstance.tenant_id == app.tenant_id, ProcessInstance.business_key == app.id,
+        ProcessInstance.status.in_(ACTIVE)).order_by(ProcessInstance.created_at.desc()).limit(1))
+
+
+def _running_instance(s: Session, app: Application) -> str:
+    found = _running_instance_or_none(s, app)
+    if found is None:
+        raise Conflict(f"application {app.number} has no running process")
+    return found
+
+
+def _cancel_event(workflow: Any) -> BpmnEvent | None:
+    """The withdraw/cancel message event the workflow waits for, if it does now."""
+    for task in waiting_catches(workflow):
+        for definition in event_definitions(task):
+            if isinstance(definition, MessageEventDefinition) and definition.name == CANCEL_MESSAGE:
+                return BpmnEvent(definition, payload={})
+    return None
+
+
+def _stop(engine: Engine, principal: Principal, application_id: str, *, to_status: str, ip: str | None) -> None:
+    """Send ``application_cancel`` to a pending application's process, under its lock: the process
+    releases the quota and marks the application ``to_status`` (draft: withdrawn)."""
+    ports.install(engine)
+    manage = to_status == "cancelled"
+    with engine.db.read() as s:
+        app = acting_on(s, engine, principal, application_id, manage=manage)
+        if app.status != "pending":
+            raise Conflict(f"application {app.number} is {app.status}, not pending approval")
+        instance_id, tenant_id = _running_instance(s, app), app.tenant_id
+    acting_as_manager = manage and app.applicant_id != principal.user_id
+    with engine.runtime.mutation(instance_id, tenant_id=tenant_id, actor=principal.username) as (s, loaded):
+        app = s.scalars(select(Application).where(Application.id == application_id).with_for_update()
+                        .execution_options(populate_existing=True)).one()
+        if app.status != "pending":
+            raise Conflict(f"application {app.number} is {app.status}, not pending approval")
+        if app.approvals and not acting_as_manager:
+            raise Conflict(f"application {app.number} already has an approval; it can no longer be "
+                           f"{'withdrawn' if to_status == 'draft' else 'cancelled by its applicant'}")
+        event = _cancel_event(loaded.workflow)
+        if event is None:
+            raise Conflict(f"the process of application {app.number} cannot be stopped at this step")
+        event.payload = {"status": to_status, "by": principal.username}
+        try:
+            loaded.workflow.send_event(event)
+        except WorkflowException as exc:
+            raise Conflict(f"the process of application {app.number} cannot be stopped: {exc}") from exc
+        advance(loaded.workflow, loaded.kind, loaded.host)
+        audit.record(s, action="application.withdraw" if to_status == "draft" else "application.cancel",
+                     actor=principal.username, tenant_id=tenant_id, target_type="application", target_id=app.id,
+                     detail={"number": app.number}, ip=ip)
+
+
+def decide(engine: Engine, principal: Principal, application_id: str, *, decision: str,
+           comment: str | None = None) -> dict[str, Any]:
+    """Approve or reject a pending application at the step waiting for the caller: completes that
+    task through the inbox (its form checks the data), whoever the caller is (an approver, a tenant
+    administrator, a platform operator)."""
+    from engine.models import HumanTaskCandidate as Candidate
+
+    with engine.db.read() as s:
+        app = load(s, engine, principal, application_id)
+        if app.status != "pending":
+            raise Conflict(f"application {app.number} is {app.status}, not waiting for approval")
+        instance_id, tenant_id = _running_instance(s, app), app.tenant_id
+        offered = (Candidate.kind == "user") & (Candidate.value == principal.username)
+        roles = list(principal.acting_roles)
+        if roles:
+            offered = offered | ((Candidate.kind == "role") & Candidate.value.in_(roles))
+        task_id = s.scalar(select(HumanTask.id).join(Candidate, Candidate.task_id == HumanTask.id)
+                           .where(HumanTask.instance_id == instance_id, offered,
+                                  (HumanTask.assignee.is_(None)) | (HumanTask.assignee == principal.username))
+                           .order_by(HumanTask.created_at).limit(1))
+    if task_id is None:
+        raise Conflict(f"application {app.number} is not waiting for you")
+    data: dict[str, Any] = {"decision": decision}
+    if comment:
+        data["comment"] = comment
+    _inbox(engine).complete(tenant_id, task_id, user=principal.username, data=data, roles=roles)
+    return get(engine, principal, application_id)
+
+
+def release_on_cancel(s: Session, loaded: Any) -> None:
+    """Save hook: an application whose process is cancelled outright (process-instance cancel, not
+    the withdraw/cancel the process itself handles) gives its quota back and is cancelled too."""
+    row = loaded.row
+    if row.status != "cancelled" or not row.business_key:
+        return
+    app = s.scalars(select(Application).where(Application.id == row.business_key,
+                                              Application.tenant_id == row.tenant_id).with_for_update()).first()
+    if app is None or app.status in ("draft", "ordered", "cancelled"):
+        return
+    if _running_instance_or_none(s, app) not in (None, row.id):
+        return  # an older instance: the application has moved on to a newer one
+    release_reservation(s, app)
+    app.status, app.decided_at, app.updated_at = "cancelled", clock.now(), clock.now()
+
+
+def withdraw(engine: Engine, principal: Principal, application_id: str, *, ip: str | None = None) -> dict[str, Any]:
+    """Take a pending application back to draft (only until its first approval); the quota is released."""
+    _stop(engine, principal, application_id, to_status="draft", ip=ip)
+    return get(engine, principal, application_id)
+
+
+def _applicant_task(s: Session, app: Application) -> str:
+    """The open task of the application's process that waits for its applicant (edit and resubmit)."""
+    instance_id = _running_instance(s, app)
+    task_id = s.scalar(select(HumanTask.id).join(HumanTaskCandidate, HumanTaskCandidate.task_id == HumanTask.id)
+                       .where(HumanTask.instance_id == instance_id, HumanTaskCandidate.kind == "user",
+                              HumanTaskCandidate.value == app.applicant).order_by(HumanTask.created_at.desc())
+                       .limit(1))
+    if task_id is None:
+        raise Conflict(f"application {app.number} is not waiting for its applicant")
+    return task_id
+
+
+def _finish_revision(engine: Engine, principal: Principal, application_id: str, action: str) -> None:
+    ports.install(engine)
+    with engine.db.read() as s:
+        app = acting_on(s, engine, principal, application_id)
+        if app.status != "returned":
+            raise Conflict(f"application {app.number} is {app.status}; only a rejected one can be "
+                           f"{'resubmitted' if action == 'resubmit' else 'cancelled this way'}")
+        if action == "resubmit" and not item_dicts(s, app.id):
+            raise Conflict(f"application {app.number} has no items")
+        task_id, tenant_id, applicant = _applicant_task(s, app), app.tenant_id, app.applicant
+    with ports.strict():
+        _inbox(engine).complete(tenant_id, task_id, user=applicant, data={"action": action})
+
+
+def resubmit(engine: Engine, principal: Principal, application_id: str) -> dict[str, Any]:
+    """Send a rejected (and edited) application to approval again; 409 when the quota is short."""
+    _finish_revision(engine, principal, application_id, "resubmit")
+    return get(engine, principal, application_id)
+
+
+def cancel(engine: Engine, principal: Principal, application_id: str, *, ip: str | None = None) -> dict[str, Any]:
+    """Cancel a draft (directly), a rejected application (through its process) or a pending one
+    (through its process; the applicant only before the first approval, a manager any time)."""
+    with engine.db.write() as s:
+        app = acting_on(s, engine, principal, application_id, lock=True, manage=True)
+        status = app.status
+        if status == "draft":
+            app.status, app.decided_at, app.updated_at = "cancelled", clock.now(), clock.now()
+            audit.record(s, action="application.cancel", actor=principal.username, tenant_id=app.tenant_id,
+                         target_type="application", target_id=app.id, detail={"number": app.number}, ip=ip)
+    if status == "returned":
+        if app.applicant_id != principal.user_id:
+            raise PermissionDenied(f"application {app.number} waits for its applicant, who may cancel it")
+        _finish_revision(engine, principal, application_id, "cancel")
+    elif status == "pending":
+        _stop(engine, principal, application_id, to_status="cancelled", ip=ip)
+    elif status != "draft":
+        raise Conflict(f"application {app.number} is {status}; it cannot be cancelled")
+    return get(engine, principal, application_id)
+
+
+def urge(engine: Engine, principal: Principal, application_id: str, *, comment: str | None = None,
+         ip: str | None = None) -> int:
+    """Urge whoever the pending application waits for: its open tasks go to their holders' urged tab
+    (``engine.inbox_tabs.urge``: applicant only, rate-limited, 429) and each holder gets a site
+    message. Returns how many messages were written."""
+    from engine.inbox_tabs import urge as urge_instance
+
+    comment = text_field(comment, "comment", 500)
+    with engine.db.write() as s:
+        app = acting_on(s, engine, principal, application_id)
+        if app.status != "pending":
+            raise Conflict(f"application {app.number} is {app.status}, not waiting for approval")
+        instance_id = _running_instance(s, app)
+        urged = set(urge_instance(s, tenant_id=app.tenant_id, instance_id=instance_id, user=principal.username,
+                                  ip=ip))
+        entries: list[str] = []
+        for task in current_tasks(s, [instance_id]):
+            if task["id"] not in urged:
+                continue
+            if task["assignee"]:
+                entries.append(task["assignee"])
+            else:
+                entries += [c[len("user:"):] if c.startswith("user:") else c for c in task["candidates"]]
+        body = f"{app.applicant} asks you to act on application {app.number} \"{app.title}\"."
+        if comment:
+            body += f" Comment: {comment}"
+        return deliver(s, app.tenant_id, [e for e in dict.fromkeys(entries) if e != app.applicant], kind="urged",
+                       title=f"Reminder: application {app.number}", body=body,
+                       link={"application_id": app.id, "number": app.number})
