@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import insert, select, text
 from sqlalchemy.orm import Session
 
 from engine import clock
@@ -49,12 +49,11 @@ def record(session: Session, *, action: str, actor: str | None, tenant_id: str |
     prev = prev or GENESIS
     at = clock.now()
     detail = json.loads(json.dumps(detail or {}, default=str))
-    entry = AuditEntry(at=at, tenant_id=tenant_id, actor=actor, action=action, target_type=target_type,
-                       target_id=target_id, detail=detail, ip=ip, prev_hash=prev,
-                       hash=_digest(prev, at, tenant_id, actor, action, target_type, target_id, detail, ip))
-    session.add(entry)
-    session.flush()
-    return entry
+    values = {"at": at, "tenant_id": tenant_id, "actor": actor, "action": action, "target_type": target_type,
+              "target_id": target_id, "detail": detail, "ip": ip, "prev_hash": prev,
+              "hash": _digest(prev, at, tenant_id, actor, action, target_type, target_id, detail, ip)}
+    entry_id = session.execute(insert(AuditEntry.__table__).returning(AuditEntry.id), values).scalar_one()
+    return AuditEntry(id=entry_id, **values)
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Integer, and_, bindparam, func, or_, select
+from sqlalchemy import Integer, and_, bindparam, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from engine.errors import Conflict, NotFound
@@ -106,11 +106,14 @@ def list_page(s: Session, tenant_id: str, user: str, roles: Sequence[str], page:
     return TaskPage([TaskView.of(r) for r in rows], int(total), page, page_size)
 
 
-def _is_candidate(s: Session, row: HumanTask, user: str, roles: Sequence[str]) -> bool:
-    c = HumanTaskCandidate
-    match = _matches(user, list(roles) if roles else None)
-    hit = s.scalar(select(c.task_id).where(c.task_id == row.id, c.tenant_id == row.tenant_id, match).limit(1))
-    return hit is not None
+def _ended(s: Session, tenant_id: str, task_id: str) -> Exception:
+    """Why a task id has no open row: completed or cancelled in this tenant (409), else unknown (404)."""
+    ended = s.scalar(select(TaskHistory.state).where(
+        TaskHistory.tenant_id == tenant_id, TaskHistory.task_guid == task_id,
+        TaskHistory.state.in_(("COMPLETED", "CANCELLED"))).limit(1))
+    if ended is not None:  # it existed in this tenant: a late second completion is a conflict
+        return Conflict(f"task {task_id} is no longer open ({ended.lower()})")
+    return NotFound(f"no open task {task_id}")
 
 
 def get_row(s: Session, tenant_id: str, task_id: str, *, lock: bool = False) -> HumanTask:
@@ -119,12 +122,7 @@ def get_row(s: Session, tenant_id: str, task_id: str, *, lock: bool = False) -> 
         q = q.with_for_update()
     row = s.scalars(q).first()
     if row is None:
-        ended = s.scalar(select(TaskHistory.state).where(
-            TaskHistory.tenant_id == tenant_id, TaskHistory.task_guid == task_id,
-            TaskHistory.state.in_(("COMPLETED", "CANCELLED"))).limit(1))
-        if ended is not None:  # it existed in this tenant: a late second completion is a conflict
-            raise Conflict(f"task {task_id} is no longer open ({ended.lower()})")
-        raise NotFound(f"no open task {task_id}")
+        raise _ended(s, tenant_id, task_id)
     return row
 
 
@@ -137,8 +135,18 @@ def candidates_of(s: Session, task_id: str) -> list[tuple[str, str]]:
 def visible_row(s: Session, tenant_id: str, task_id: str, user: str, roles: Sequence[str], *,
                 lock: bool = False) -> HumanTask:
     """The row, if the caller is its assignee or one of its candidates; NotFound otherwise (a task
-    outside someone's inbox is not revealed to them)."""
-    row = get_row(s, tenant_id, task_id, lock=lock)
-    if row.assignee != user and not _is_candidate(s, row, user, roles):
+    outside someone's inbox is not revealed to them). One query: the row and the candidate check."""
+    c = HumanTaskCandidate
+    candidate = exists().where(c.task_id == HumanTask.id, c.tenant_id == HumanTask.tenant_id,
+                               _matches(user, list(roles) if roles else None))
+    q = select(HumanTask, candidate.label("is_candidate")).where(HumanTask.id == task_id,
+                                                                 HumanTask.tenant_id == tenant_id)
+    if lock:
+        q = q.with_for_update(of=HumanTask)
+    found = s.execute(q).first()
+    if found is None:
+        raise _ended(s, tenant_id, task_id)
+    row, is_candidate = found
+    if row.assignee != user and not is_candidate:
         raise NotFound(f"no open task {task_id}")
     return row

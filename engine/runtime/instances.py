@@ -18,6 +18,7 @@ from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from engine import audit, clock
 from engine.db import Database
@@ -153,8 +154,8 @@ class Runtime:
         now = clock.now()
         rows = [{"instance_id": row.id, "tenant_id": row.tenant_id, "at": now, **change}
                 for change in history.changes(wf, loaded.before, actor)]
-        if rows:
-            s.execute(insert(TaskHistory), rows)
+        if rows:  # one executemany on the table: the ORM bulk path splits rows by which values are None
+            s.execute(insert(TaskHistory.__table__), rows)
         notes: list[IncidentNote] = loaded.host.incidents
         for note in notes:
             task = note.task
@@ -183,7 +184,9 @@ class Runtime:
                                .execution_options(synchronize_session=False))
             if result.rowcount != 1:
                 raise Conflict("the instance changed concurrently; reload it and try again")
-            row.status, row.lock_version, row.ended_at = status, row.lock_version + 1, ended
+            for name, value in (("status", status), ("lock_version", row.lock_version + 1), ("ended_at", ended),
+                                ("state_json", state), ("updated_at", now)):
+                set_committed_value(row, name, value)  # already written above: no second UPDATE
         s.flush()
         for hook in self.save_hooks:
             hook(s, loaded)
@@ -286,8 +289,8 @@ class Runtime:
             if s.execute(stmt.values(status=status, updated_at=clock.now(),
                                      lock_version=row.lock_version + 1)).rowcount != 1:
                 raise Conflict("the instance changed concurrently; reload it and try again")
-            row.status = status
-            row.lock_version += 1
+            set_committed_value(row, "status", status)
+            set_committed_value(row, "lock_version", row.lock_version + 1)
             audit.record(s, action="process-instance.suspend" if status == "suspended" else "process-instance.resume",
                          actor=actor, tenant_id=row.tenant_id, target_type="process-instance", target_id=row.id, ip=ip)
             return row
