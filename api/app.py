@@ -77,7 +77,9 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     auth.install(app)
     from api.blueprints import tenancy  # tenancy-blueprints
     tenancy.register(api)
-    # audit-blueprint
+    from api.blueprints import audit  # audit-blueprint
+
+    api.register_blueprint(audit.blp)
     # process-blueprints
     from api.blueprints import applications  # catalog, cart, applications, site messages
 

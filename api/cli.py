@@ -107,7 +107,7 @@ def cmd_seed(args: argparse.Namespace) -> int:
     from engine.core import Engine
     from seed import seed
 
-    report = seed(Engine())
+    report = seed(Engine(), demo_quota=True)
     print(f"tenants created: {', '.join(report.tenants_created) or 'none (already there)'}")
     print(f"built-in roles created: {', '.join(report.roles_created) or 'none (already there)'}")
     print(f"demo users created: {', '.join(report.users_created) or 'none (already there)'}")

@@ -35,7 +35,7 @@ def prepare() -> Engine:
     if empty:
         from seed import seed
 
-        report = seed(engine)
+        report = seed(engine, demo_quota=True)
         print(f"seeded demo data: tenants {', '.join(report.tenants_created)}; "
               f"processes {', '.join(report.definitions) or 'none'}")
     engine.close()

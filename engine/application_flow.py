@@ -82,7 +82,6 @@ def _inbox(engine: Engine) -> Any:
 def submit(engine: Engine, principal: Principal, application_id: str, *, ip: str | None = None) -> dict[str, Any]:
     """Start ``application`` for a draft. 409 (``quota_short``, naming dimension and level) when the
     quota does not fit: then nothing was stored."""
-    ports.install(engine)
     with engine.db.read() as s:
         app = acting_on(s, engine, principal, application_id)
         if app.status != "draft":
@@ -124,7 +123,6 @@ def _cancel_event(workflow: Any) -> BpmnEvent | None:
 def _stop(engine: Engine, principal: Principal, application_id: str, *, to_status: str, ip: str | None) -> None:
     """Send ``application_cancel`` to a pending application's process, under its lock: the process
     releases the quota and marks the application ``to_status`` (draft: withdrawn)."""
-    ports.install(engine)
     manage = to_status == "cancelled"
     with engine.db.read() as s:
         app = acting_on(s, engine, principal, application_id, manage=manage)
@@ -218,7 +216,6 @@ def _applicant_task(s: Session, app: Application) -> str:
 
 
 def _finish_revision(engine: Engine, principal: Principal, application_id: str, action: str) -> None:
-    ports.install(engine)
     with engine.db.read() as s:
         app = acting_on(s, engine, principal, application_id)
         if app.status != "returned":

@@ -24,20 +24,22 @@ class Engine:
         self.registry = Registry(self.db, max_bytes=self.settings.max_bpmn_bytes,
                                  known_operators=operators.names)
         self.runtime = Runtime(self.db, operators=operators, async_enabled=True)
-        # Save hooks mirror each saved workflow into the tables that wake it; one line per module:
-        from engine.inbox import Inbox
+        self._install_modules()
 
-        self.inbox = Inbox(self)  # inbox-hook: keeps human_tasks in step with every save
-        from engine import timers  # timers-hook: due_timers mirror the waiting timers
-        timers.install(self)
-        from engine import messages  # messages-hook: message_subscriptions mirror the waiting catches
-        messages.install(self)
-        from engine.jobs import install as install_jobs  # jobs-hook: async operators, Celery
-        self.jobs = install_jobs(self)
-        # authorizer: set by engine.authz (Casbin RBAC with domains)
+    def _install_modules(self) -> None:
+        """Each module hooks itself in; save hooks mirror every saved workflow into the tables
+        that wake it (inbox, timers, message subscriptions, jobs), in this order."""
+        from engine import messages, ports, timers
         from engine.authz import Authorizer
+        from engine.inbox import Inbox
+        from engine.jobs import install as install_jobs
 
-        self.authorizer = Authorizer(self.db)
+        self.inbox = Inbox(self)
+        timers.install(self)
+        messages.install(self)
+        self.jobs = install_jobs(self)
+        self.authorizer = Authorizer(self.db)  # Casbin RBAC with domains
+        ports.install(self)  # operators reach platform data through the step's own transaction
 
     def close(self) -> None:
         self.db.dispose()

@@ -95,9 +95,19 @@ def _add_called(path: Path, tree: Any, files: dict[str, bytes], max_bytes: int) 
 
 
 def _find_next_to(path: Path):
+    """Referenced files are looked up next to the model, then in a sibling ``forms/`` folder
+    (this repository's own layout: ``bpmn/`` beside ``forms/``)."""
+    folders = (path.parent, path.parent.parent / "forms")
+
     def find(name: str) -> bytes | None:
-        candidate = path.parent / name
-        return candidate.read_bytes() if candidate.is_file() and candidate.parent == path.parent else None
+        if Path(name).name != name:  # a bare file name only: never a path out of these folders
+            return None
+        for folder in folders:
+            candidate = folder / name
+            if candidate.is_file():
+                return candidate.read_bytes()
+        return None
+
     return find
 
 

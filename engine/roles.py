@@ -28,6 +28,9 @@ PERMISSIONS = (
     "incident:read", "incident:retry",
     "process-message:send",
     "task:read", "task:work",
+    "catalog:read", "catalog:manage",
+    "application:create", "application:read", "application:manage",
+    "site-message:read",
 )
 
 
@@ -44,20 +47,25 @@ BUILTIN_ROLES: tuple[BuiltinRole, ...] = (
     BuiltinRole("platform_operator", "Platform operator", (
         "tenant:read", "organization:read", "business-system:read", "user:read", "quota:read", "quota:update",
         "audit:read", "process-definition:read", "process-instance:read", "process-instance:manage",
-        "incident:read", "incident:retry", "process-message:send", "task:read", "task:work"), "all"),
+        "incident:read", "incident:retry", "process-message:send", "task:read", "task:work",
+        "catalog:read", "catalog:manage", "application:read", "application:manage", "site-message:read"), "all"),
     BuiltinRole("process_designer", "Process designer", (
-        "process-definition:deploy", "process-definition:read", "process-instance:read", "incident:read"), "all"),
+        "process-definition:deploy", "process-definition:read", "process-instance:read", "incident:read",
+        "catalog:read", "site-message:read"), "all"),
     BuiltinRole("tenant_admin", "Tenant administrator", (
         "tenant:read", "organization:*", "business-system:*", "user:*", "role:*", "quota:read", "quota:update",
         "audit:read", "process-definition:deploy", "process-definition:read", "process-instance:start",
         "process-instance:read", "process-instance:manage", "incident:read", "process-message:send",
-        "task:read", "task:work"), "all"),
+        "task:read", "task:work", "catalog:read", "application:create", "application:read", "application:manage",
+        "site-message:read"), "all"),
     BuiltinRole("approver", "Approver", (
         "organization:read", "business-system:read", "user:read", "quota:read", "process-definition:read",
-        "process-instance:start", "process-instance:read", "task:read", "task:work"), "org_and_below"),
+        "process-instance:start", "process-instance:read", "task:read", "task:work",
+        "catalog:read", "application:create", "application:read", "site-message:read"), "org_and_below"),
     BuiltinRole("tenant_user", "Tenant user", (
         "organization:read", "business-system:read", "quota:read", "process-definition:read",
-        "process-instance:start", "process-instance:read", "task:read", "task:work"), "mine"),
+        "process-instance:start", "process-instance:read", "task:read", "task:work",
+        "catalog:read", "application:create", "application:read", "site-message:read"), "mine"),
 )
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 
 from sqlalchemy import select
@@ -19,7 +20,7 @@ from sqlalchemy.orm import Session
 from engine import audit
 from engine.core import Engine
 from engine.identity import check_policy, generate_password, hash_password, insert_user
-from engine.models import BusinessSystem, BusinessSystemMember, Organization, Role, Tenant, User
+from engine.models import BusinessSystem, BusinessSystemMember, Organization, Quota, Role, Tenant, User
 from engine.models.base import new_id
 from engine.roles import BUILTIN_ROLES
 from engine.validation import file_kind
@@ -65,6 +66,7 @@ class SeedReport:
     roles_created: list[str] = field(default_factory=list)
     organizations_created: list[str] = field(default_factory=list)
     users_created: list[str] = field(default_factory=list)
+    quotas_seeded: list[str] = field(default_factory=list)
     generated_password: str | None = None  # set only when this run generated the demo password
     definitions: list[str] = field(default_factory=list)
 
@@ -80,9 +82,10 @@ def product_files(root: Path = ROOT) -> dict[str, bytes]:
 
 
 def seed(engine: Engine, *, demo_password: str | None = None,
-         announce: Callable[[str], None] | None = print) -> SeedReport:
+         announce: Callable[[str], None] | None = print, demo_quota: bool = False) -> SeedReport:
     """Create what is missing. ``demo_password`` beats ``AICMP_DEMO_PASSWORD``; without either a
-    password is generated for the users created now and passed once to ``announce``."""
+    password is generated for the users created now and passed once to ``announce``.
+    ``demo_quota`` (``aicmp seed`` and a fresh ``aicmp serve``) also gives each tenant a quota."""
     report = SeedReport()
     with engine.db.read() as s:
         missing = [u for u in DEMO_USERS if s.scalar(select(User.id).where(User.username == u.username)) is None]
@@ -98,6 +101,8 @@ def seed(engine: Engine, *, demo_password: str | None = None,
         tenants = _tenants(s, report)
         orgs, systems = _organizations(s, tenants, report)
         seed_catalog(s, tenants)  # demo products (seed/catalog.py)
+        if demo_quota:
+            _quotas(s, tenants, orgs, report)
         for demo in missing:
             _user(s, demo, hashes[demo.username], tenants, orgs, systems, report)
     if report.generated_password and report.users_created and announce is not None:
@@ -109,6 +114,27 @@ def seed(engine: Engine, *, demo_password: str | None = None,
         result = engine.registry.deploy(files, actor=ACTOR, name="aicmp product processes")
         report.definitions = [f"{d.key} v{d.version}" for d in result.definitions]
     return report
+
+
+# A tenant's quota (all of it allocated to its root organisation, a quarter to each child), so a
+# demo user can submit an application straight away. Only for a tenant that has no quota yet.
+DEMO_QUOTA = {"vcpu": 512, "memory_gib": 2048, "disk_gib": 20480, "instances": 100, "eips": 40, "gpus": 32}
+
+
+def _quotas(s: Session, tenants: dict[str, str], orgs: dict[tuple[str, str], Organization],
+            report: SeedReport) -> None:
+    for tenant_code, tenant_id in tenants.items():
+        if s.scalar(select(Quota.id).where(Quota.tenant_id == tenant_id).limit(1)) is not None:
+            continue
+        root = orgs[tenant_code, ORGANIZATIONS[tenant_code][0][0]]
+        children = [orgs[tenant_code, code] for code, _name in ORGANIZATIONS[tenant_code][1]]
+        for org_id, share in ((None, 1), (root.id, 1), *((c.id, Decimal("0.25")) for c in children)):
+            for dim, total in DEMO_QUOTA.items():
+                s.add(Quota(tenant_id=tenant_id, organization_id=org_id, dimension=dim, total=Decimal(total) * share))
+        s.flush()
+        audit.record(s, action="quota.update", actor=ACTOR, tenant_id=tenant_id, target_type="tenant",
+                     target_id=tenant_id, detail={"seeded": DEMO_QUOTA})
+        report.quotas_seeded.append(tenant_code)
 
 
 def _roles(s: Session, report: SeedReport) -> None:

@@ -425,12 +425,9 @@ class CartLine(MethodView):
 
 
 def register(app: Flask) -> None:
-    """Register the catalog, cart, application and site-message routes, and bind the platform
-    ports (which the application operators use) to the app's engine."""
+    """Register the catalog, cart, application and site-message routes."""
     from api.blueprints import catalog, site_messages
-    from engine import ports
 
     api = app.extensions["aicmp.api"]
     for blueprint in (catalog.blp, cart_blp, blp, site_messages.blp):
         api.register_blueprint(blueprint)
-    ports.install(app.extensions["aicmp.engine"])

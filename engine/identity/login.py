@@ -80,7 +80,7 @@ def switch_role(engine: Engine, principal: Principal, role: str | None, *, epoch
         if user is None or not user.enabled or user.session_epoch != epoch:
             raise AuthenticationFailed("the session has ended; log in again")
         user.active_role = role
-        audit.record(s, action="auth.switch-role", actor=user.id, tenant_id=user.tenant_id, target_type="user",
+        audit.record(s, action="auth.switch-role", actor=user.username, tenant_id=user.tenant_id, target_type="user",
                      target_id=user.id, detail={"from": principal.active_role, "to": role}, ip=ip)
         return Grant(user.id, user.tenant_id, user.session_epoch, role)
 
@@ -90,7 +90,7 @@ def logout(engine: Engine, principal: Principal, tokens: Iterable[tuple[str, dat
     """Revoke the given ``(jti, expires_at)`` tokens of ``principal``; returns how many were new."""
     with engine.db.write() as s:
         count = revoke(s, tokens)
-        audit.record(s, action="auth.logout", actor=principal.user_id, tenant_id=principal.tenant_id,
+        audit.record(s, action="auth.logout", actor=principal.username, tenant_id=principal.tenant_id,
                      target_type="user", target_id=principal.user_id, detail={"revoked": count}, ip=ip)
     return count
 
@@ -128,7 +128,7 @@ def _sign_in(engine: Engine, username: str, password: str, tenant: str | None, i
                 _count_failure(settings, user, now, detail)
             elif user is not None and reason == "password_expired":
                 user.failed_logins = 0
-            audit.record(s, action=f"{action}-failed", actor=user.id if user else None,
+            audit.record(s, action=f"{action}-failed", actor=user.username if user else None,
                          tenant_id=user.tenant_id if user else None, target_type="user",
                          target_id=user.id if user else None, detail={**detail, "reason": reason}, ip=ip)
             error = error or AuthenticationFailed(GENERIC_FAILURE)
@@ -149,7 +149,7 @@ def _sign_in(engine: Engine, username: str, password: str, tenant: str | None, i
                     user.session_epoch += 1
             held = held_roles(s, user)
             role = user.active_role if user.active_role in held else None
-            audit.record(s, action=action, actor=user.id, tenant_id=user.tenant_id, target_type="user",
+            audit.record(s, action=action, actor=user.username, tenant_id=user.tenant_id, target_type="user",
                          target_id=user.id, detail={**detail, "role": role}, ip=ip)
             grant = Grant(user.id, user.tenant_id, user.session_epoch, role)
     if error is not None:

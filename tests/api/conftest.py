@@ -203,9 +203,6 @@ class Shop:
 
 @pytest.fixture
 def shop(client: FlaskClient, api_engine: Engine) -> Shop:
-    from tests.application_support import grant_application_permissions
-
-    grant_application_permissions(api_engine)
     s = Shop(client, api_engine)
     s.set_quota("alpha", vcpu=1000, memory_gib=16384, disk_gib=100000, gpus=16, instances=20, eips=20)
     return s

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from engine import application_flow, applications, cart, catalog, clock, ports, site_messages
+from engine import application_flow, applications, cart, catalog, clock, site_messages
 from engine.config import Settings
 from engine.core import Engine
 from engine.errors import Conflict, NotFound, TooManyRequests
@@ -32,7 +32,6 @@ from tasks import ports as task_ports
 from tasks.notify import recipients
 from tasks.quota import demand
 from tasks.registry import OperatorError
-from tests.application_support import grant_application_permissions
 
 PASSWORD = "Demo-Passw0rd!"
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -124,8 +123,6 @@ def frozen() -> Iterator[clock.FrozenClock]:
 def _world(url: str, tmp_path: Path) -> World:
     eng = Engine(Settings(var_dir=tmp_path, database_url=url, argon2_profile="test"))
     seed(eng, demo_password=PASSWORD, announce=None)
-    grant_application_permissions(eng)
-    ports.install(eng)
     world = World(eng)
     world.set_quota("alpha", vcpu=200, memory_gib=4096, disk_gib=10000, gpus=16, instances=10, eips=10)
     return world
