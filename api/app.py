@@ -10,6 +10,8 @@ from typing import Any
 from flask import Flask, jsonify
 from flask_jwt_extended import JWTManager
 from flask_smorest import Api
+from marshmallow import fields as ma_fields
+from marshmallow import validate
 from sqlalchemy import text
 
 from api import errors
@@ -29,6 +31,20 @@ def _jwt_secret(settings: Settings) -> str:
         with os.fdopen(fd, "w") as fh:
             fh.write(secrets.token_urlsafe(48))
     return path.read_text().strip()
+
+
+def _numeric_range(converter: Any, field: ma_fields.Field, **_: Any) -> dict[str, Any]:
+    """apispec writes a Decimal field's Range bounds as strings ("0"), which is not valid OpenAPI
+    (and breaks clients generating requests from it): emit them as numbers."""
+    out: dict[str, Any] = {}
+    if isinstance(field, ma_fields.Decimal):
+        for rule in field.validators:
+            if isinstance(rule, validate.Range):
+                if rule.min is not None:
+                    out["minimum"] = float(rule.min) if rule.min != int(rule.min) else int(rule.min)
+                if rule.max is not None:
+                    out["maximum"] = float(rule.max) if rule.max != int(rule.max) else int(rule.max)
+    return out
 
 
 def create_app(settings: Settings | None = None, *, engine: Engine | None = None) -> Flask:
@@ -52,6 +68,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     )
     app.extensions["aicmp.engine"] = eng
     api = Api(app)
+    api.ma_plugin.converter.add_attribute_function(_numeric_range)
     app.extensions["aicmp.api"] = api
     errors.install(app)
     JWTManager(app)

@@ -7,10 +7,11 @@ from typing import Any
 from marshmallow import Schema, fields, validate
 
 MAX_PAGE_SIZE = 200
+MAX_PAGE = 100_000  # keeps OFFSET inside a 64-bit integer (and any sane listing)
 
 
 class PageArgs(Schema):
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=MAX_PAGE))
     page_size = fields.Integer(load_default=20, validate=validate.Range(min=1, max=MAX_PAGE_SIZE))
 
 
