@@ -11,8 +11,6 @@ resubmission) and completes approval steps through the inbox.
 
 from __future__ import annotations
 
-import os
-import re
 from typing import TYPE_CHECKING, Any
 
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
@@ -40,18 +38,6 @@ if TYPE_CHECKING:
 
 PROCESS_KEY = "application"
 CANCEL_MESSAGE = "application_cancel"
-DEFAULT_APPROVAL_TIMEOUT = "PT24H"
-_DURATION = re.compile(r"^P(?!$)(\d+Y)?(\d+M)?(\d+W)?(\d+D)?(T(?=\d)(\d+H)?(\d+M)?(\d+(\.\d+)?S)?)?$")
-
-
-def approval_timeout(settings: Any) -> str:
-    """How long an approval step may take before it escalates: ``Settings.approval_timeout`` if the
-    settings have one, else ``AICMP_APPROVAL_TIMEOUT``, else PT24H (ISO 8601 duration)."""
-    value = getattr(settings, "approval_timeout", None) or os.environ.get("AICMP_APPROVAL_TIMEOUT") \
-        or DEFAULT_APPROVAL_TIMEOUT
-    if not _DURATION.match(value):
-        raise ValueError(f"approval timeout {value!r} is not an ISO 8601 duration such as PT24H")
-    return value
 
 
 def create_and_submit(engine: Engine, principal: Principal, *, ip: str | None = None,
@@ -91,7 +77,7 @@ def submit(engine: Engine, principal: Principal, application_id: str, *, ip: str
             raise Conflict(f"application {app.number} has no items")
         tenant_id, number, title = app.tenant_id, app.number, app.title
     variables = {"application_id": application_id, "application_number": number, "title": title,
-                 "approval_timeout": approval_timeout(engine.settings)}
+                 "approval_timeout": engine.settings.approval_timeout}
     with ports.strict():
         engine.runtime.start(PROCESS_KEY, tenant_id=tenant_id, initiator=principal.username,
                              business_key=application_id, variables=variables, ip=ip)

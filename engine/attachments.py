@@ -26,7 +26,6 @@ from engine.principal import Principal
 if TYPE_CHECKING:
     from engine.core import Engine
 
-DEFAULT_MAX_BYTES = 10 * 1024 * 1024
 MAX_PER_APPLICATION = 20
 _CHUNK = 64 * 1024
 
@@ -37,13 +36,7 @@ class TooLarge(EngineError):
 
 
 def max_bytes(settings: Any) -> int:
-    """``Settings.max_attachment_bytes`` if the settings have one, else ``AICMP_MAX_ATTACHMENT_BYTES``,
-    else 10 MiB."""
-    configured = getattr(settings, "max_attachment_bytes", None)
-    if configured:
-        return int(configured)
-    raw = os.environ.get("AICMP_MAX_ATTACHMENT_BYTES")
-    return int(raw) if raw else DEFAULT_MAX_BYTES
+    return int(settings.max_attachment_bytes)
 
 
 def root(settings: Any) -> Path:

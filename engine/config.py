@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
+
+_ISO_DURATION = re.compile(r"^P(?!$)(\d+Y)?(\d+M)?(\d+W)?(\d+D)?(T(?=\d)(\d+H)?(\d+M)?(\d+(\.\d+)?S)?)?$")
 
 
 def _int(name: str, default: int) -> int:
@@ -52,6 +55,9 @@ class Settings:
     password_max_age_days: int = field(default_factory=lambda: _int("AICMP_PASSWORD_MAX_AGE_DAYS", 90))
     single_session: bool = field(default_factory=lambda: _bool("AICMP_SINGLE_SESSION", False))
     argon2_profile: str = field(default_factory=lambda: os.environ.get("AICMP_ARGON2_PROFILE") or "standard")
+    # the application flow: how long an approval step may take before it escalates (ISO 8601)
+    approval_timeout: str = field(default_factory=lambda: os.environ.get("AICMP_APPROVAL_TIMEOUT") or "PT24H")
+    max_attachment_bytes: int = field(default_factory=lambda: _int("AICMP_MAX_ATTACHMENT_BYTES", 10 * 1024 * 1024))
 
     def __post_init__(self) -> None:
         if not self.database_url:
@@ -66,6 +72,11 @@ class Settings:
             raise ValueError("AICMP_PASSWORD_MAX_AGE_DAYS must be 0 (never) or more")
         if self.argon2_profile not in ("standard", "test"):
             raise ValueError(f"AICMP_ARGON2_PROFILE must be 'standard' or 'test', got {self.argon2_profile!r}")
+        if not _ISO_DURATION.match(self.approval_timeout):
+            raise ValueError(f"AICMP_APPROVAL_TIMEOUT must be an ISO 8601 duration such as PT24H, "
+                             f"got {self.approval_timeout!r}")
+        if self.max_attachment_bytes < 1:
+            raise ValueError("AICMP_MAX_ATTACHMENT_BYTES must be at least 1")
 
     @property
     def embedded(self) -> bool:

@@ -5,6 +5,7 @@ by timer; quota refused; a tenant's own approval; one application per Idempotenc
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 from datetime import timedelta
 from pathlib import Path
@@ -246,7 +247,7 @@ def test_urge_and_attachment_limits(shop: Any, monkeypatch: Any) -> None:
     assert "urged" in kinds(shop, "alpha-approver")
     assert action(shop, app["id"], "urge", json={}).status_code == 429
 
-    monkeypatch.setenv("AICMP_MAX_ATTACHMENT_BYTES", "10")
+    monkeypatch.setattr(shop.engine, "settings", dataclasses.replace(shop.engine.settings, max_attachment_bytes=10))
     draft = create(shop).get_json()
     big = shop.client.post(f"/api/v1/applications/{draft['id']}/attachments", headers=shop.headers("alpha-user"),
                            content_type="multipart/form-data", data={"file": (io.BytesIO(b"x" * 11), "big.bin")})

@@ -161,7 +161,8 @@ def report(label: str, result: RunResult, args: argparse.Namespace) -> bool:
     for (kind, what), count in sorted(rec.errors.items()):
         print(f"  {kind} -> {what}: {count}x   e.g. {rec.samples.get((kind, what), '')}")
     trouble = _server_trouble(result.server_log)
-    print("server log: " + ", ".join(f"{k} {v}" for k, v in trouble.items()) + f"   ({result.server_log})")
+    kept = f"   ({result.server_log})" if args.workdir is not None else ""
+    print("server log: " + ", ".join(f"{k} {v}" for k, v in trouble.items()) + kept)
     ok = met and errors == 0 and rec.flows > 0
     print(f"target p99 <= {TARGET_P99_MS:.0f} ms for non-login requests: {'MET' if met else 'MISSED'}"
           + ("" if errors == 0 else f" (and {errors} failed requests)"))

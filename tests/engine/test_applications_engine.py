@@ -8,6 +8,7 @@ through their ports.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -334,7 +335,7 @@ def test_an_approval_not_given_in_time_escalates_to_the_tenant_admin(world: Worl
 
 def test_approval_timeout_is_configurable(world: World, frozen: clock.FrozenClock,
                                           monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("AICMP_APPROVAL_TIMEOUT", "PT2H")
+    monkeypatch.setattr(world.engine, "settings", dataclasses.replace(world.engine.settings, approval_timeout="PT2H"))
     app = world.draft()
     application_flow.submit(world.engine, world.user, app["id"])
     assert world.tasks(app["id"])["org_approve"]["due_at"] == T0 + timedelta(hours=2)
