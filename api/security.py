@@ -16,18 +16,8 @@ from flask import current_app, g, request
 from flask_jwt_extended import get_jwt, verify_jwt_in_request
 
 from engine.core import Engine
-from engine.errors import EngineError
+from engine.errors import Forbidden, Unauthorized
 from engine.principal import Principal
-
-
-class Unauthorized(EngineError):
-    status = 401
-    code = "unauthorized"
-
-
-class Forbidden(EngineError):
-    status = 403
-    code = "forbidden"
 
 
 def engine() -> Engine:

@@ -15,6 +15,20 @@ class EngineError(Exception):
         self.errors = errors
 
 
+class Unauthorized(EngineError):
+    """No valid credentials: a missing, expired or revoked token, or a failed login."""
+
+    status = 401
+    code = "unauthorized"
+
+
+class Forbidden(EngineError):
+    """Authenticated, but the caller may not do this (for objects it may see; others are NotFound)."""
+
+    status = 403
+    code = "forbidden"
+
+
 class NotFound(EngineError):
     status = 404
     code = "not_found"

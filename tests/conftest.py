@@ -92,3 +92,22 @@ def postgres_database_url(postgres_server: servers.Server) -> Iterator[str]:
 
 
 # ============================================================================================= end servers
+
+
+# =============================================================================================
+# Clock: ``frozen`` installs an engine.clock.FrozenClock at tests.helpers.T0 for the test and
+# restores the previous clock after it; move time with ``frozen.advance(timedelta(...))``.
+# =============================================================================================
+
+
+@pytest.fixture
+def frozen() -> Iterator[object]:
+    from engine import clock
+    from tests.helpers import T0
+
+    fc = clock.FrozenClock(T0)
+    previous = clock.use(fc)
+    try:
+        yield fc
+    finally:
+        clock.use(previous)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 from engine.config import Settings
@@ -10,6 +11,7 @@ from engine.models import Tenant
 from tasks.registry import OperatorRegistry
 
 DATA = Path(__file__).parent / "engine" / "data"
+T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)  # where the ``frozen`` clock fixture starts
 CONFORMANCE = Path(__file__).resolve().parents[2] / "shared" / "conformance"
 
 

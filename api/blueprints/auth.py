@@ -16,9 +16,9 @@ from jwt import ExpiredSignatureError, InvalidTokenError
 from marshmallow import Schema, fields, validate
 
 from api.errors import error_body
-from api.security import Unauthorized, client_ip, current_principal, engine
+from api.security import client_ip, current_principal, engine
 from engine import identity
-from engine.errors import InvalidInput
+from engine.errors import InvalidInput, Unauthorized
 from engine.identity import Grant, PasswordExpired
 
 blp = Blueprint("auth", __name__, url_prefix="/api/v1/auth", description="Log in and manage the session")

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from engine import audit, clock
 from engine.config import Settings
-from engine.errors import EngineError, InvalidInput
+from engine.errors import EngineError, Forbidden, InvalidInput, Unauthorized
 from engine.identity.passwords import check_policy, hash_password, needs_rehash, verify_password
 from engine.identity.tokens import Grant, revoke
 from engine.models import Role, Tenant, User, UserRole
@@ -32,9 +32,8 @@ GENERIC_FAILURE = "invalid username, password or tenant"
 _COUNTED = ("bad_password", "tenant_mismatch")  # failures that move the account towards a lockout
 
 
-class AuthenticationFailed(EngineError):
-    status = 401
-    code = "unauthorized"
+class AuthenticationFailed(Unauthorized):
+    pass
 
 
 class PasswordExpired(EngineError):
@@ -44,9 +43,8 @@ class PasswordExpired(EngineError):
     code = "password_expired"
 
 
-class RoleNotHeld(EngineError):
-    status = 403
-    code = "forbidden"
+class RoleNotHeld(Forbidden):
+    pass
 
 
 def authenticate(engine: Engine, username: str, password: str, *, tenant: str | None = None,

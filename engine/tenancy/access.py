@@ -7,18 +7,15 @@ from typing import Any, TypeVar
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine.errors import EngineError, InvalidInput, NotFound
+from engine.errors import Forbidden, InvalidInput, NotFound
 from engine.models import Tenant
 from engine.principal import Principal
 
 T = TypeVar("T")
 
 
-class PermissionDenied(EngineError):
+class PermissionDenied(Forbidden):
     """The caller may see the object but not do this to it (HTTP 403)."""
-
-    status = 403
-    code = "forbidden"
 
 
 def field_error(field: str, message: str) -> InvalidInput:

@@ -104,13 +104,12 @@ def chain(s: Session, tenant_id: str, organization_id: str | None) -> list[Level
     return levels + [Level(tenant_id, i, f"organization {codes.get(i, i)!r}") for i in ids]
 
 
-def _ensure(s: Session, levels: list[Level]) -> None:
-    """Create the missing rows (total 0); concurrent creators are fine (ON CONFLICT DO NOTHING)."""
+def _ensure(s: Session, level: Level) -> None:
+    """Create a level's missing rows (total 0); concurrent creators are fine (ON CONFLICT DO NOTHING)."""
     insert = pg_insert if s.get_bind().dialect.name == "postgresql" else sqlite_insert
-    for level in levels:
-        for dim in QUOTA_DIMENSIONS:
-            s.execute(insert(Quota).values(tenant_id=level.tenant_id, organization_id=level.organization_id,
-                                           dimension=dim).on_conflict_do_nothing())
+    for dim in QUOTA_DIMENSIONS:
+        s.execute(insert(Quota).values(tenant_id=level.tenant_id, organization_id=level.organization_id,
+                                       dimension=dim).on_conflict_do_nothing())
 
 
 def _level_clause(level: Level) -> Any:
@@ -121,12 +120,15 @@ def _level_clause(level: Level) -> Any:
 
 def _lock(s: Session, levels: list[Level]) -> dict[tuple[str | None, str], Quota]:
     """Lock the rows of ``levels`` top-down (always the same order: no deadlocks between callers)."""
-    _ensure(s, levels)
     rows: dict[tuple[str | None, str], Quota] = {}
     for level in levels:
         q = (select(Quota).where(*_level_clause(level)).order_by(Quota.dimension).with_for_update()
              .execution_options(populate_existing=True))
-        for row in s.scalars(q):
+        found = list(s.scalars(q))
+        if len(found) < len(QUOTA_DIMENSIONS):  # first use of this level: create its rows, then lock them
+            _ensure(s, level)
+            found = list(s.scalars(q))
+        for row in found:
             rows[(level.organization_id, row.dimension)] = row
     return rows
 

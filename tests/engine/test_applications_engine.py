@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -33,9 +33,9 @@ from tasks import ports as task_ports
 from tasks.notify import recipients
 from tasks.quota import demand
 from tasks.registry import OperatorError
+from tests.helpers import T0
 
 PASSWORD = "Demo-Passw0rd!"
-T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
 
 def principal(engine: Engine, username: str) -> Principal:
@@ -111,14 +111,6 @@ class World:
         return [(m.kind, m.title) for m in items]
 
 
-@pytest.fixture
-def frozen() -> Iterator[clock.FrozenClock]:
-    fc = clock.FrozenClock(T0)
-    previous = clock.use(fc)
-    try:
-        yield fc
-    finally:
-        clock.use(previous)
 
 
 def _world(url: str, tmp_path: Path) -> World:

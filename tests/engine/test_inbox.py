@@ -3,21 +3,18 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import select, text
 
-from engine import clock
 from engine.errors import Conflict, InvalidInput, NotFound
 from engine.inbox import queries
 from engine.models import HumanTask, HumanTaskCandidate, ProcessDefinition, ProcessInstance, TaskHistory
 from engine.runtime.steps import advance
 from tests.bench.bench_inbox import bulk_inbox
-from tests.helpers import make_engine, read
+from tests.helpers import T0, make_engine, read
 
-T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 EXPENSE = {name: read(name) for name in ("inbox_expense.bpmn", "inbox_submit-schema.json",
                                          "inbox_submit-uischema.json", "inbox_approve-schema.json")}
 CLAIM = {"amount": 120.5, "purpose": "train tickets"}
@@ -29,11 +26,8 @@ def countersign(mode: str) -> dict[str, bytes]:
 
 
 @pytest.fixture(autouse=True)
-def frozen() -> Iterator[clock.FrozenClock]:
-    frozen = clock.FrozenClock(T0)
-    previous = clock.use(frozen)
-    yield frozen
-    clock.use(previous)
+def _frozen(frozen):  # every test here runs on the frozen clock
+    return frozen
 
 
 def rows(eng, instance_id: str | None = None) -> list[HumanTask]:

@@ -20,18 +20,11 @@ from engine.periodic import Periodic, PeriodicRunner, periodic_work
 from engine.runtime.steps import advance
 from engine.worker.main import run_worker
 from tasks.registry import OperatorError
-from tests.helpers import read
+from tests.helpers import T0, read
 
 FILES = {"jobs_async.bpmn": read("jobs_async.bpmn")}
-T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
 
-@pytest.fixture
-def frozen():
-    fc = clock.FrozenClock(T0)
-    previous = clock.use(fc)
-    yield fc
-    clock.use(previous)
 
 
 def start(engine, amount=Decimal("2.50")):

@@ -3,28 +3,17 @@
 from __future__ import annotations
 
 import threading
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import select
 
-from engine import clock
 from engine.errors import Conflict, InvalidInput, NotFound
 from engine.messages import deliver_message
 from engine.models import DueTimer, MessageSubscription, ProcessInstance, TaskHistory
 from engine.timers import fire_due_timers
 from tests.helpers import make_engine, read
-
-
-@pytest.fixture
-def frozen():
-    fc = clock.FrozenClock(datetime(2026, 3, 2, 9, 0, tzinfo=UTC))
-    previous = clock.use(fc)
-    try:
-        yield fc
-    finally:
-        clock.use(previous)
 
 
 def deploy(engine, *names: str) -> None:

@@ -8,13 +8,12 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import func, select
 
-from engine import clock
 from engine.config import Settings
 from engine.core import Engine
 from engine.models import DueTimer, ProcessInstance, TaskHistory
@@ -22,19 +21,7 @@ from engine.periodic import Periodic, PeriodicRunner
 from engine.runtime.instances import Locking
 from engine.runtime.steps import advance
 from engine.timers import drain_due_timers, fire_due_timers
-from tests.helpers import make_engine, read
-
-T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def frozen():
-    fc = clock.FrozenClock(T0)
-    previous = clock.use(fc)
-    try:
-        yield fc
-    finally:
-        clock.use(previous)
+from tests.helpers import T0, make_engine, read
 
 
 def deploy(engine, *names: str) -> None:
