@@ -47,6 +47,18 @@ def _numeric_range(converter: Any, field: ma_fields.Field, **_: Any) -> dict[str
     return out
 
 
+def _broker_check(url: str) -> str:
+    """Can we open a connection to the message broker (within two seconds)?"""
+    from kombu import Connection
+
+    try:
+        with Connection(url, connect_timeout=2) as conn:
+            conn.ensure_connection(max_retries=1, timeout=2)
+        return "ok"
+    except Exception as exc:  # noqa: BLE001 - readiness reports, it does not raise
+        return f"error: {type(exc).__name__}"
+
+
 def create_app(settings: Settings | None = None, *, engine: Engine | None = None) -> Flask:
     eng = engine or Engine(settings)
     app = Flask("aicmp")
@@ -86,6 +98,8 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
             checks["database"] = "ok"
         except Exception as exc:  # noqa: BLE001 - readiness reports, it does not raise
             checks["database"] = f"error: {type(exc).__name__}"
+        if eng.settings.broker_url:
+            checks["broker"] = _broker_check(eng.settings.broker_url)
         ready = all(v == "ok" for v in checks.values())
         return jsonify(status="ready" if ready else "not ready", checks=checks), 200 if ready else 503
 
