@@ -69,11 +69,10 @@ class Application(Base):
     decided_at: Mapped[datetime | None]
 
 
-class ApplicationItem(Base):
-    __tablename__ = "application_items"
+class ItemLine:
+    """What an application line and an order line both record: the product and spec as chosen,
+    and the resource dimensions they book (copied, so later catalog edits change nothing)."""
 
-    id: Mapped[str] = mapped_column(IdColumn, primary_key=True, default=new_id)
-    application_id: Mapped[str] = mapped_column(ForeignKey("applications.id", ondelete="CASCADE"), index=True)
     tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"))
     position: Mapped[int] = mapped_column(Integer, default=0)
     product_id: Mapped[str] = mapped_column(ForeignKey("products.id"))
@@ -88,6 +87,13 @@ class ApplicationItem(Base):
     gpu_count: Mapped[int] = mapped_column(Integer, default=0)
     instances: Mapped[int] = mapped_column(Integer, default=1)
     eips: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class ApplicationItem(ItemLine, Base):
+    __tablename__ = "application_items"
+
+    id: Mapped[str] = mapped_column(IdColumn, primary_key=True, default=new_id)
+    application_id: Mapped[str] = mapped_column(ForeignKey("applications.id", ondelete="CASCADE"), index=True)
 
 
 class ApplicationAttachment(Base):
@@ -123,25 +129,11 @@ class Order(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
-class OrderItem(Base):
+class OrderItem(ItemLine, Base):
     __tablename__ = "order_items"
 
     id: Mapped[str] = mapped_column(IdColumn, primary_key=True, default=new_id)
     order_id: Mapped[str] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
-    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"))
-    position: Mapped[int] = mapped_column(Integer, default=0)
-    product_id: Mapped[str] = mapped_column(ForeignKey("products.id"))
-    spec_id: Mapped[str] = mapped_column(ForeignKey("product_specs.id"))
-    product_name: Mapped[str] = mapped_column(String(200))
-    spec_name: Mapped[str] = mapped_column(String(200))
-    quantity: Mapped[int] = mapped_column(Integer)
-    vcpu: Mapped[int] = mapped_column(Integer, default=0)
-    memory_gib: Mapped[Decimal] = mapped_column(Numeric(18, 3), default=Decimal(0))
-    disk_gib: Mapped[Decimal] = mapped_column(Numeric(18, 3), default=Decimal(0))
-    gpu_model: Mapped[str | None] = mapped_column(String(100))
-    gpu_count: Mapped[int] = mapped_column(Integer, default=0)
-    instances: Mapped[int] = mapped_column(Integer, default=1)
-    eips: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class SiteMessage(Base):

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-28 15:47:41.562140
+Create Date: 2026-11-28 16:19:26.598775
 """
 
 from alembic import op
