@@ -79,7 +79,7 @@ class Inbox:
                                                       row.form_ui_schema)
             instance = s.get(ProcessInstance, row.instance_id)
             definition = s.get(ProcessDefinition, instance.definition_id)
-            loaded = self.runtime._load(s, instance)  # read-only: nothing is saved
+            loaded = self.runtime.load(s, instance)  # read-only: nothing is saved
             task = _task_or_none(loaded.workflow, task_id)
             data = task.data if task is not None else {}
             extensions = (getattr(task.task_spec, "extensions", None) or {}) if task is not None else {}

@@ -111,13 +111,14 @@ class Runtime:
             row = self._locked(s, instance_id, tenant_id)
             if row.status not in allowed:
                 raise Conflict(f"instance is {row.status}")
-            loaded = self._load(s, row)
+            loaded = self.load(s, row)
             yield s, loaded
             self._save(s, loaded, actor)
         for action in loaded.after_commit:
             action()
 
-    def _load(self, s: Session, row: ProcessInstance) -> Loaded:
+    def load(self, s: Session, row: ProcessInstance) -> Loaded:
+        """The instance's workflow, restored. Read-only unless done inside ``mutation`` (which saves)."""
         kind, spec, subs = self._specs(s, row.definition_id, row.bound_definitions)
         host = self._host()
         wf = state_from_json(kind, row.state_json, spec, subs)

@@ -296,7 +296,7 @@ def test_return_sends_the_task_back_to_the_previous_user_task(any_engine):
     assert ("approve", "CANCELLED", "bob") in rows_ and rows_[-1] == ("submit", "READY", "bob")
 
     with eng.db.read() as s:  # the returned task's boundary timer went with it
-        assert eng.runtime._load(s, s.get(ProcessInstance, inst)).workflow.waiting_events() == []
+        assert eng.runtime.load(s, s.get(ProcessInstance, inst)).workflow.waiting_events() == []
 
     with pytest.raises(Conflict, match="no earlier user task"):
         eng.inbox.return_task("t-alpha", back.id, user="alice", comment="?")
@@ -313,7 +313,7 @@ def _signers(eng, inst_id: str) -> dict[str, str]:
 
 def _approved(eng, inst_id: str) -> bool:
     with eng.db.read() as s:
-        return eng.runtime._load(s, s.get(ProcessInstance, inst_id)).workflow.data["approved"]
+        return eng.runtime.load(s, s.get(ProcessInstance, inst_id)).workflow.data["approved"]
 
 
 def test_countersign_all_must_approve(any_engine):

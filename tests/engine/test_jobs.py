@@ -54,7 +54,7 @@ def the_instance_id(engine) -> str:
 
 def workflow(engine, instance_id: str):
     with engine.db.read() as s:
-        return engine.runtime._load(s, s.get(ProcessInstance, instance_id)).workflow
+        return engine.runtime.load(s, s.get(ProcessInstance, instance_id)).workflow
 
 
 def call_state(engine, instance_id: str) -> int:

@@ -31,7 +31,7 @@ def instance(engine, instance_id: str) -> tuple[ProcessInstance, dict, dict[str,
     """(row, workflow data, READY user tasks by BPMN id)."""
     with engine.db.read() as s:
         row = s.get(ProcessInstance, instance_id)
-        wf = engine.runtime._load(s, row).workflow
+        wf = engine.runtime.load(s, row).workflow
         return row, wf.data, {t.task_spec.bpmn_id: str(t.id) for t in wf.get_tasks(state=TaskState.READY,
                                                                                    manual=True)}
 

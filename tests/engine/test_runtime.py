@@ -21,13 +21,13 @@ APPROVAL = {"approval.bpmn": read("approval.bpmn"), "review-schema.json": read("
 def ready_tasks(engine, instance_id: str) -> list:
     with engine.db.read() as s:
         row = s.get(ProcessInstance, instance_id)
-        loaded = engine.runtime._load(s, row)
+        loaded = engine.runtime.load(s, row)
         return [(str(t.id), t.task_spec.bpmn_id) for t in loaded.workflow.get_tasks(state=TaskState.READY, manual=True)]
 
 
 def workflow_data(engine, instance_id: str) -> dict:
     with engine.db.read() as s:
-        loaded = engine.runtime._load(s, s.get(ProcessInstance, instance_id))
+        loaded = engine.runtime.load(s, s.get(ProcessInstance, instance_id))
         return loaded.workflow.data
 
 

@@ -32,7 +32,7 @@ def deploy(engine, *names: str) -> None:
 def ready(engine, instance_id: str) -> dict[str, str]:
     """BPMN id -> task guid of each READY user task."""
     with engine.db.read() as s:
-        loaded = engine.runtime._load(s, s.get(ProcessInstance, instance_id))
+        loaded = engine.runtime.load(s, s.get(ProcessInstance, instance_id))
         return {t.task_spec.bpmn_id: str(t.id) for t in loaded.workflow.get_tasks(state=TaskState.READY, manual=True)}
 
 

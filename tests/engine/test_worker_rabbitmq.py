@@ -122,7 +122,7 @@ def status(engine: Engine, instance_id: str) -> str:
 
 def workflow(engine: Engine, instance_id: str):
     with engine.db.read() as s:
-        return engine.runtime._load(s, s.get(ProcessInstance, instance_id)).workflow
+        return engine.runtime.load(s, s.get(ProcessInstance, instance_id)).workflow
 
 
 def completions(engine: Engine, instance_id: str, spec: str = "call") -> int:
