@@ -20,10 +20,11 @@ from engine.models import HumanTask, ProcessInstance, TaskHistory, TaskUrge
 URGE_INTERVAL = timedelta(hours=1)
 
 
-def done(s: Session, tenant_id: str, user: str, roles: Sequence[str], limit: int,
+def done(s: Session, tenant_id: str | None, user: str, roles: Sequence[str], limit: int,
          offset: int) -> tuple[list[dict[str, Any]], int]:
-    """User tasks ``user`` completed in ``tenant_id``, newest first (from the task history)."""
-    where = and_(TaskHistory.tenant_id == tenant_id, TaskHistory.actor == user, TaskHistory.state == "COMPLETED",
+    """User tasks ``user`` completed in ``tenant_id`` (None: any tenant), newest first (from the history)."""
+    tenant = [] if tenant_id is None else [TaskHistory.tenant_id == tenant_id]
+    where = and_(*tenant, TaskHistory.actor == user, TaskHistory.state == "COMPLETED",
                  TaskHistory.task_type.in_(("UserTask", "ManualTask")))
     total = s.scalar(select(func.count()).select_from(TaskHistory).where(where))
     rows = s.execute(
@@ -36,20 +37,18 @@ def done(s: Session, tenant_id: str, user: str, roles: Sequence[str], limit: int
     return items, int(total or 0)
 
 
-_URGED = {flag: select(*queries.COLUMNS, TaskUrge.urged_by, TaskUrge.urged_at, func.count().over().label("total"))
-          .join(TaskUrge, TaskUrge.task_id == HumanTask.id).where(*queries.visibility_clauses(flag))
+_URGED = {shape: select(*queries.COLUMNS, TaskUrge.urged_by, TaskUrge.urged_at, func.count().over().label("total"))
+          .join(TaskUrge, TaskUrge.task_id == HumanTask.id).where(*queries.visibility_clauses(*shape))
           .order_by(TaskUrge.urged_at.desc(), HumanTask.id)
           .limit(bindparam("limit", type_=Integer)).offset(bindparam("offset", type_=Integer))
-          for flag in (False, True)}
+          for shape in queries.SHAPES}
 
 
-def urged(s: Session, tenant_id: str, user: str, roles: Sequence[str], limit: int,
+def urged(s: Session, tenant_id: str | None, user: str, roles: Sequence[str], limit: int,
           offset: int) -> tuple[list[dict[str, Any]], int]:
     """Open tasks in the user's todo list that their instance's initiator urged, most recent first."""
-    params = {"tenant_id": tenant_id, "user": user, "limit": limit, "offset": offset}
-    if roles:
-        params["roles"] = list(roles)
-    rows = s.execute(_URGED[bool(roles)], params).all()
+    rows = s.execute(_URGED[queries.shape(tenant_id, roles)],
+                     queries.params(tenant_id, user, roles, limit=limit, offset=offset)).all()
     items = [{**asdict(TaskView.of(r)), "urged": {"by": r.urged_by, "at": r.urged_at.isoformat()}} for r in rows]
     return items, int(rows[0].total) if rows else 0
 

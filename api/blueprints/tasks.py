@@ -11,7 +11,6 @@ from api.blueprints.processes import InstanceSchema
 from api.pagination import PageArgs, offset, page, page_schema
 from api.security import client_ip, current_principal, engine, requires
 from engine import inbox_tabs
-from engine.errors import InvalidInput
 from engine.principal import Principal
 
 blp = Blueprint("tasks", __name__, url_prefix="/api/v1/tasks", description="The task inbox")
@@ -66,9 +65,9 @@ class ReturnSchema(Schema):
     comment = fields.String(load_default="", validate=validate.Length(max=2000))
 
 
-def _scope(principal: Principal) -> tuple[str, str, tuple[str, ...]]:
-    if principal.tenant_id is None:
-        raise InvalidInput("the inbox belongs to tenant users; platform staff use the instance API")
+def _scope(principal: Principal) -> tuple[str | None, str, tuple[str, ...]]:
+    """Whose inbox: a tenant user's within the tenant; platform staff's across tenants (their tasks
+    come from lanes named after platform roles, e.g. ``platform_operator``)."""
     return principal.tenant_id, principal.username, principal.acting_roles
 
 

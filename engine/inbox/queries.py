@@ -70,54 +70,72 @@ def _matches(user: Any, roles: Any) -> Any:
     return mine if roles is None else or_(mine, and_(c.kind == "role", c.value.in_(roles)))
 
 
-def visibility_clauses(with_roles: bool) -> list[Any]:
+def visibility_clauses(with_roles: bool, every_tenant: bool = False) -> list[Any]:
+    """Open tasks the ``:user`` (with ``:roles``) may see in ``:tenant_id``; ``every_tenant`` drops the
+    tenant for platform staff, whose platform roles (e.g. a ``platform_operator`` lane) span tenants."""
     c, h = HumanTaskCandidate, HumanTask
     user = bindparam("user")
     roles = bindparam("roles", expanding=True) if with_roles else None
-    ids = select(c.task_id).where(c.tenant_id == bindparam("tenant_id"), _matches(user, roles))
-    return [h.tenant_id == bindparam("tenant_id"), h.id.in_(ids), or_(h.assignee.is_(None), h.assignee == user)]
+    in_tenant = [] if every_tenant else [c.tenant_id == bindparam("tenant_id")]
+    ids = select(c.task_id).where(*in_tenant, _matches(user, roles))
+    own = [] if every_tenant else [h.tenant_id == bindparam("tenant_id")]
+    return [*own, h.id.in_(ids), or_(h.assignee.is_(None), h.assignee == user)]
 
 
+SHAPES = [(roles, every) for roles in (False, True) for every in (False, True)]
 # Built once: listing is the hottest read, and only the parameters change between calls.
-_LIST = {flag: select(*COLUMNS, func.count().over().label("total")).where(*visibility_clauses(flag))
+_LIST = {shape: select(*COLUMNS, func.count().over().label("total")).where(*visibility_clauses(*shape))
          .order_by(HumanTask.created_at.desc(), HumanTask.id.desc())
-         .limit(bindparam("limit", type_=Integer)).offset(bindparam("offset", type_=Integer)) for flag in (False, True)}
-_COUNT = {flag: select(func.count()).select_from(HumanTask).where(*visibility_clauses(flag)) for flag in (False, True)}
+         .limit(bindparam("limit", type_=Integer)).offset(bindparam("offset", type_=Integer)) for shape in SHAPES}
+_COUNT = {shape: select(func.count()).select_from(HumanTask).where(*visibility_clauses(*shape)) for shape in SHAPES}
 
 
-def _params(tenant_id: str, user: str, roles: Sequence[str], **more: Any) -> dict[str, Any]:
-    params = {"tenant_id": tenant_id, "user": user, **more}
+def shape(tenant_id: str | None, roles: Sequence[str]) -> tuple[bool, bool]:
+    """Which prepared statement fits: (has roles, every tenant)."""
+    return bool(roles), tenant_id is None
+
+
+def params(tenant_id: str | None, user: str, roles: Sequence[str], **more: Any) -> dict[str, Any]:
+    found = {"user": user, **more}
+    if tenant_id is not None:
+        found["tenant_id"] = tenant_id
     if roles:
-        params["roles"] = list(roles)
-    return params
+        found["roles"] = list(roles)
+    return found
 
 
-def list_query(tenant_id: str, user: str, roles: Sequence[str], limit: int, offset: int) -> Any:
+def list_query(tenant_id: str | None, user: str, roles: Sequence[str], limit: int, offset: int) -> Any:
     """The listing statement with its parameters bound (for EXPLAIN; ``list_page`` runs it)."""
-    return _LIST[bool(roles)].params(_params(tenant_id, user, roles, limit=limit, offset=offset))
+    return _LIST[shape(tenant_id, roles)].params(params(tenant_id, user, roles, limit=limit, offset=offset))
 
 
-def list_page(s: Session, tenant_id: str, user: str, roles: Sequence[str], page: int, page_size: int) -> TaskPage:
+def list_page(s: Session, tenant_id: str | None, user: str, roles: Sequence[str], page: int,
+              page_size: int) -> TaskPage:
+    """``tenant_id`` None: across tenants (platform staff)."""
     offset = (page - 1) * page_size
-    rows = s.execute(_LIST[bool(roles)], _params(tenant_id, user, roles, limit=page_size, offset=offset)).all()
+    key = shape(tenant_id, roles)
+    rows = s.execute(_LIST[key], params(tenant_id, user, roles, limit=page_size, offset=offset)).all()
     # past the last page the window count has no row to ride on: count separately (rare)
-    total = rows[0].total if rows else (
-        s.scalar(_COUNT[bool(roles)], _params(tenant_id, user, roles)) if offset else 0)
+    total = rows[0].total if rows else (s.scalar(_COUNT[key], params(tenant_id, user, roles)) if offset else 0)
     return TaskPage([TaskView.of(r) for r in rows], int(total), page, page_size)
 
 
-def _ended(s: Session, tenant_id: str, task_id: str) -> Exception:
+def _in_tenant(model: Any, tenant_id: str | None) -> list[Any]:
+    return [] if tenant_id is None else [model.tenant_id == tenant_id]
+
+
+def _ended(s: Session, tenant_id: str | None, task_id: str) -> Exception:
     """Why a task id has no open row: completed or cancelled in this tenant (409), else unknown (404)."""
     ended = s.scalar(select(TaskHistory.state).where(
-        TaskHistory.tenant_id == tenant_id, TaskHistory.task_guid == task_id,
+        *_in_tenant(TaskHistory, tenant_id), TaskHistory.task_guid == task_id,
         TaskHistory.state.in_(("COMPLETED", "CANCELLED"))).limit(1))
     if ended is not None:  # it existed in this tenant: a late second completion is a conflict
         return Conflict(f"task {task_id} is no longer open ({ended.lower()})")
     return NotFound(f"no open task {task_id}")
 
 
-def get_row(s: Session, tenant_id: str, task_id: str, *, lock: bool = False) -> HumanTask:
-    q = select(HumanTask).where(HumanTask.id == task_id, HumanTask.tenant_id == tenant_id)
+def get_row(s: Session, tenant_id: str | None, task_id: str, *, lock: bool = False) -> HumanTask:
+    q = select(HumanTask).where(HumanTask.id == task_id, *_in_tenant(HumanTask, tenant_id))
     if lock:
         q = q.with_for_update()
     row = s.scalars(q).first()
@@ -132,7 +150,7 @@ def candidates_of(s: Session, task_id: str) -> list[tuple[str, str]]:
                                           .order_by(c.kind, c.value))]
 
 
-def visible_row(s: Session, tenant_id: str, task_id: str, user: str, roles: Sequence[str], *,
+def visible_row(s: Session, tenant_id: str | None, task_id: str, user: str, roles: Sequence[str], *,
                 lock: bool = False) -> HumanTask:
     """The row, if the caller is its assignee or one of its candidates; NotFound otherwise (a task
     outside someone's inbox is not revealed to them). One query: the row and the candidate check."""
@@ -140,7 +158,7 @@ def visible_row(s: Session, tenant_id: str, task_id: str, user: str, roles: Sequ
     candidate = exists().where(c.task_id == HumanTask.id, c.tenant_id == HumanTask.tenant_id,
                                _matches(user, list(roles) if roles else None))
     q = select(HumanTask, candidate.label("is_candidate")).where(HumanTask.id == task_id,
-                                                                 HumanTask.tenant_id == tenant_id)
+                                                                 *_in_tenant(HumanTask, tenant_id))
     if lock:
         q = q.with_for_update(of=HumanTask)
     found = s.execute(q).first()

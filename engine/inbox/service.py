@@ -1,5 +1,6 @@
 """The task inbox's operations, each scoped by tenant: list, get, claim, unclaim, delegate,
-complete and return.
+complete and return. ``tenant_id`` None means every tenant: platform staff, whose tasks come from
+lanes named after platform roles (``platform_operator``) in any tenant's instance.
 
 Who may do what (``user`` is the caller, ``roles`` the role codes they hold in ``tenant_id``):
 - see a task (get): its assignee or one of its candidates; anyone else gets NotFound, as for a
@@ -63,7 +64,7 @@ class Inbox:
 
     # -- reading --------------------------------------------------------------------------
 
-    def list_tasks(self, tenant_id: str, user: str, roles: Sequence[str] = (), page: int = 1,
+    def list_tasks(self, tenant_id: str | None, user: str, roles: Sequence[str] = (), page: int = 1,
                    page_size: int = 20) -> TaskPage:
         """Tasks the user may work on now: assigned to them, or offered to them (by name or one of
         ``roles``) and not claimed by someone else. Newest first."""
@@ -72,7 +73,7 @@ class Inbox:
         with self.db.read() as s:
             return queries.list_page(s, tenant_id, user, list(roles), page, page_size)
 
-    def get_task(self, tenant_id: str, task_id: str, *, user: str, roles: Sequence[str] = ()) -> TaskDetail:
+    def get_task(self, tenant_id: str | None, task_id: str, *, user: str, roles: Sequence[str] = ()) -> TaskDetail:
         with self.db.read() as s:
             row = queries.visible_row(s, tenant_id, task_id, user, roles)
             schema, ui_schema = forms.load_task_forms(s, _definition_id(s, row), row.form_schema,
@@ -95,7 +96,7 @@ class Inbox:
 
     # -- assignment -----------------------------------------------------------------------
 
-    def claim(self, tenant_id: str, task_id: str, *, user: str, roles: Sequence[str] = ()) -> TaskView:
+    def claim(self, tenant_id: str | None, task_id: str, *, user: str, roles: Sequence[str] = ()) -> TaskView:
         with self.db.write() as s:
             row = queries.visible_row(s, tenant_id, task_id, user, roles, lock=True)
             if row.assignee == user:
@@ -105,7 +106,7 @@ class Inbox:
             _assign(s, row, user)
             return TaskView.of(row)
 
-    def unclaim(self, tenant_id: str, task_id: str, *, user: str, roles: Sequence[str] = ()) -> TaskView:
+    def unclaim(self, tenant_id: str | None, task_id: str, *, user: str, roles: Sequence[str] = ()) -> TaskView:
         with self.db.write() as s:
             row = queries.visible_row(s, tenant_id, task_id, user, roles, lock=True)
             if row.assignee != user:
@@ -113,7 +114,7 @@ class Inbox:
             _assign(s, row, None)
             return TaskView.of(row)
 
-    def delegate(self, tenant_id: str, task_id: str, *, user: str, to_user: str,
+    def delegate(self, tenant_id: str | None, task_id: str, *, user: str, to_user: str,
                  roles: Sequence[str] = ()) -> TaskView:
         to_user = _name(to_user, "to_user")
         with self.db.write() as s:
@@ -127,7 +128,7 @@ class Inbox:
 
     # -- finishing ------------------------------------------------------------------------
 
-    def complete(self, tenant_id: str, task_id: str, *, user: str, data: dict[str, Any] | None = None,
+    def complete(self, tenant_id: str | None, task_id: str, *, user: str, data: dict[str, Any] | None = None,
                  roles: Sequence[str] = (), ip: str | None = None) -> ProcessInstance:
         """Validate ``data`` against the task's form and complete the task with it. Invalid data
         changes nothing: InvalidInput lists every problem as ``{"path": "$.field", ...}``."""
@@ -147,7 +148,7 @@ class Inbox:
         return self.runtime.complete_task(instance_id, task_id, data, actor=user, tenant_id=tenant_id, ip=ip,
                                           guard=still_workable)
 
-    def return_task(self, tenant_id: str, task_id: str, *, user: str, comment: str = "",
+    def return_task(self, tenant_id: str | None, task_id: str, *, user: str, comment: str = "",
                     roles: Sequence[str] = ()) -> ProcessInstance:
         """Send the task back to the user task before it on its path (Conflict if there is none)."""
         if not isinstance(comment, str) or len(comment) > MAX_COMMENT:
@@ -162,7 +163,7 @@ class Inbox:
     # -- helpers --------------------------------------------------------------------------
 
     @staticmethod
-    def _workable(s: Session, tenant_id: str, task_id: str, user: str, roles: Sequence[str], *,
+    def _workable(s: Session, tenant_id: str | None, task_id: str, user: str, roles: Sequence[str], *,
                   lock: bool = False) -> HumanTask:
         row = queries.visible_row(s, tenant_id, task_id, user, roles, lock=lock)
         if row.assignee not in (None, user):

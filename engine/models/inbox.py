@@ -40,7 +40,8 @@ class HumanTask(Base):
 
 class HumanTaskCandidate(Base):
     __tablename__ = "human_task_candidates"
-    __table_args__ = (Index("ix_human_task_candidates_lookup", "tenant_id", "kind", "value", "task_id"),)
+    __table_args__ = (Index("ix_human_task_candidates_lookup", "tenant_id", "kind", "value", "task_id"),
+                      Index("ix_human_task_candidates_value", "kind", "value", "task_id"))  # platform staff
 
     task_id: Mapped[str] = mapped_column(ForeignKey("human_tasks.id", ondelete="CASCADE"), primary_key=True)
     kind: Mapped[str] = mapped_column(String(8), primary_key=True)  # role | user

@@ -137,6 +137,24 @@ def test_the_inbox_validates_form_data_and_fills_the_done_tab(client):
     assert client.get(f"/api/v1/tasks/{task['id']}", headers=login(client, "beta-user")).status_code == 404
 
 
+def test_platform_staff_work_their_lanes_across_tenants(client):
+    platform_lane = {**APPROVAL, "approval.bpmn": APPROVAL["approval.bpmn"].replace(
+        b'<bpmn:lane id="lane_manager" name="approver">', b'<bpmn:lane id="lane_manager" name="platform_operator">')}
+    deploy_approval(client, files=platform_lane)
+    alpha = start(client, login(client, "alpha-user"))
+    beta = start(client, login(client, "beta-user"))
+    operator = login(client, "operator")
+    todo = client.get("/api/v1/tasks", headers=operator).get_json()
+    assert {t["instance_id"] for t in todo["items"]} == {alpha["id"], beta["id"]} and todo["total"] == 2
+    assert client.get("/api/v1/tasks", headers=login(client, "alpha-approver")).get_json()["total"] == 0
+    [task] = [t for t in todo["items"] if t["instance_id"] == beta["id"]]
+    done = client.post(f"/api/v1/tasks/{task['id']}/complete", json={"data": {"decision": "approve"}},
+                       headers=operator)
+    assert done.status_code == 200 and done.get_json()["status"] == "completed"
+    assert client.get("/api/v1/tasks?tab=done", headers=operator).get_json()["total"] == 1
+    assert client.get("/api/v1/tasks", headers=login(client, "designer")).status_code == 403  # no task:read
+
+
 def test_urging_fills_the_urged_tab_and_is_rate_limited(client):
     deploy_approval(client)
     user = login(client, "alpha-user")

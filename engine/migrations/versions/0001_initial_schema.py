@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-28 16:19:26.598775
+Create Date: 2026-11-28 16:26:20.619746
 """
 
 from alembic import op
@@ -603,6 +603,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('human_task_candidates', schema=None) as batch_op:
         batch_op.create_index('ix_human_task_candidates_lookup', ['tenant_id', 'kind', 'value', 'task_id'], unique=False)
+        batch_op.create_index('ix_human_task_candidates_value', ['kind', 'value', 'task_id'], unique=False)
 
     op.create_table('order_items',
     sa.Column('id', sa.String(length=36), nullable=False),
@@ -640,6 +641,7 @@ def downgrade() -> None:
 
     op.drop_table('order_items')
     with op.batch_alter_table('human_task_candidates', schema=None) as batch_op:
+        batch_op.drop_index('ix_human_task_candidates_value')
         batch_op.drop_index('ix_human_task_candidates_lookup')
 
     op.drop_table('human_task_candidates')
