@@ -24,6 +24,8 @@ answering 409 and the client checks and uses a new key.
 from __future__ import annotations
 
 import functools
+import hashlib
+import json
 import time
 from collections.abc import Callable
 from copy import deepcopy
@@ -70,7 +72,7 @@ def idempotent(view: Callable[..., Any]) -> Callable[..., Any]:
         user_id = current_principal().user_id
         route = f"{request.method} {request.path}"[:200]
         eng = engine()
-        stored = claim(eng, user_id, key, route)
+        stored = claim(eng, user_id, key, route, fingerprint())
         if stored is not None:
             return _replay(*stored)
         try:
@@ -97,21 +99,40 @@ def _valid_key(raw: str) -> str:
     return key
 
 
-def claim(eng: Engine, user_id: str, key: str, route: str, *, wait_s: float = WAIT_S
-          ) -> tuple[int, Any] | None:
-    """None: this request owns the key (a pending record is committed); else the stored (status, body)."""
+def fingerprint() -> str:
+    """What the current request asks for: its query, JSON body, form fields and uploaded files' bytes
+    (not the raw body: a multipart boundary differs between two sends of the same upload)."""
+    digest = hashlib.sha256()
+    digest.update(json.dumps(sorted(request.args.items(multi=True))).encode())
+    digest.update(json.dumps(request.get_json(silent=True), sort_keys=True, default=str).encode())
+    digest.update(json.dumps(sorted(request.form.items(multi=True))).encode())
+    for field, upload in sorted(request.files.items(multi=True), key=lambda item: (item[0], item[1].filename or "")):
+        content = upload.stream.read()
+        upload.stream.seek(0)
+        digest.update(f"{field}\0{upload.filename}\0".encode() + hashlib.sha256(content).digest())
+    return digest.hexdigest()
+
+
+def claim(eng: Engine, user_id: str, key: str, route: str, request_fingerprint: str = "", *,
+          wait_s: float = WAIT_S) -> tuple[int, Any] | None:
+    """None: this request owns the key (a pending record is committed); else the stored (status, body).
+    A repeat that asks for something else under the same key is refused (422)."""
     deadline = time.monotonic() + wait_s
     while True:
         try:
             with eng.db.write() as s:
                 row = s.get(IdempotencyRecord, (user_id, key))
                 if row is None:
-                    s.add(IdempotencyRecord(user_id=user_id, key=key, route=route, status_code=PENDING, body=None))
+                    s.add(IdempotencyRecord(user_id=user_id, key=key, route=route, fingerprint=request_fingerprint,
+                                            status_code=PENDING, body=None))
                     s.flush()  # a concurrent twin's insert makes this (or its commit) fail on the primary key
                     return None
                 if row.route != route:
                     raise InvalidInput(f"{HEADER} was already used for {row.route}",
                                        errors=[{"field": HEADER, "message": "already used for another request"}])
+                if row.fingerprint != request_fingerprint:
+                    raise InvalidInput(f"{HEADER} was already used for a different request to this route",
+                                       errors=[{"field": HEADER, "message": "already used with other content"}])
                 if row.status_code != PENDING:
                     return row.status_code, row.body
         except IntegrityError:

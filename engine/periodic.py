@@ -23,6 +23,7 @@ log = logging.getLogger("aicmp.periodic")
 
 SWEEP_INTERVAL_S = 5.0
 TIMER_INTERVAL_S = 1.0
+EXPIRE_INTERVAL_S = 3600.0
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,7 @@ class Periodic:
 def periodic_work(engine: Engine) -> list[Periodic]:
     """Everything done on a clock, one line each; the same list serves ``aicmp worker`` and an
     embedded server (``PeriodicRunner(periodic_work(engine)).start()``)."""
+    from engine.maintenance import expire_records
     from engine.timers import drain_due_timers
 
     jobs = engine.jobs
@@ -46,6 +48,7 @@ def periodic_work(engine: Engine) -> list[Periodic]:
     return [
         Periodic("jobs-sweep", SWEEP_INTERVAL_S, lambda: jobs.requeue_lost_jobs(lost_after)),
         Periodic("timers", TIMER_INTERVAL_S, lambda: drain_due_timers(engine, worker_id())),
+        Periodic("expire-records", EXPIRE_INTERVAL_S, lambda: expire_records(engine)),
     ]
 
 

@@ -19,9 +19,10 @@ class IdempotencyRecord(Base):
     user_id: Mapped[str] = mapped_column(String(36), primary_key=True)
     key: Mapped[str] = mapped_column(String(200), primary_key=True)
     route: Mapped[str] = mapped_column(String(200))
+    fingerprint: Mapped[str] = mapped_column(String(64), default="")  # sha256 of what the request asked for
     status_code: Mapped[int] = mapped_column(Integer)
     body: Mapped[dict[str, Any] | None]
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
 
 
 class RevokedToken(Base):

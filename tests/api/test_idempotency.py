@@ -98,6 +98,40 @@ def test_the_same_key_on_another_route_is_refused(client, calls):
     assert resp.status_code == 422 and resp.get_json()["errors"][0]["field"] == HEADER
 
 
+def test_the_same_key_with_other_content_is_refused_and_the_same_content_replays(client, calls):
+    alpha = login(client, "alpha-user")
+    first = client.post("/test/things?size=1", json={"name": "a"}, headers={**alpha, HEADER: "body"})
+    assert first.status_code == 201
+    same = client.post("/test/things?size=1", json={"name": "a"}, headers={**alpha, HEADER: "body"})
+    assert same.headers[REPLAYED_HEADER] == "true" and same.get_json() == first.get_json()
+    for changed in ({"json": {"name": "b"}, "path": "/test/things?size=1"},
+                    {"json": {"name": "a"}, "path": "/test/things?size=2"}):
+        resp = client.post(changed["path"], json=changed["json"], headers={**alpha, HEADER: "body"})
+        assert resp.status_code == 422 and "other content" in resp.get_json()["errors"][0]["message"]
+    assert calls.count == 1
+
+
+def test_old_records_and_expired_revocations_are_forgotten(api_engine, client, calls, frozen):
+    from datetime import timedelta
+
+    from sqlalchemy import select
+
+    from engine.maintenance import expire_records
+    from engine.models import IdempotencyRecord, RevokedToken
+
+    alpha = login(client, "alpha-user")
+    assert client.post("/test/things", headers={**alpha, HEADER: "old"}).status_code == 201
+    with api_engine.db.write() as s:
+        s.add_all([RevokedToken(jti="lapsed", expires_at=frozen.now() + timedelta(minutes=30)),
+                   RevokedToken(jti="long-lived", expires_at=frozen.now() + timedelta(days=7))])
+    assert expire_records(api_engine) == 0
+    frozen.advance(timedelta(days=2))
+    assert expire_records(api_engine) == 2  # the day-old record and the lapsed revocation
+    with api_engine.db.read() as s:
+        assert list(s.scalars(select(IdempotencyRecord.key))) == []
+        assert list(s.scalars(select(RevokedToken.jti))) == ["long-lived"]
+
+
 @pytest.mark.parametrize("key", ["", "   ", "x" * 201])
 def test_a_malformed_key_is_refused(client, calls, key):
     resp = client.post("/test/things", headers={**login(client, "alpha-user"), HEADER: key})

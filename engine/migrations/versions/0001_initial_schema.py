@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-28 16:26:20.619746
+Create Date: 2026-11-28 16:32:35.808730
 """
 
 from alembic import op
@@ -61,11 +61,15 @@ def upgrade() -> None:
     sa.Column('user_id', sa.String(length=36), nullable=False),
     sa.Column('key', sa.String(length=200), nullable=False),
     sa.Column('route', sa.String(length=200), nullable=False),
+    sa.Column('fingerprint', sa.String(length=64), nullable=False),
     sa.Column('status_code', sa.Integer(), nullable=False),
     sa.Column('body', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=True),
     sa.Column('created_at', engine.models.base.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('user_id', 'key', name=op.f('pk_idempotency_records'))
     )
+    with op.batch_alter_table('idempotency_records', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_idempotency_records_created_at'), ['created_at'], unique=False)
+
     op.create_table('policy_version',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('version', sa.Integer(), nullable=False),
@@ -766,6 +770,9 @@ def downgrade() -> None:
 
     op.drop_table('product_categories')
     op.drop_table('policy_version')
+    with op.batch_alter_table('idempotency_records', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_idempotency_records_created_at'))
+
     op.drop_table('idempotency_records')
     with op.batch_alter_table('casbin_rule', schema=None) as batch_op:
         batch_op.drop_index('ix_casbin_rule_ptype_v1')
