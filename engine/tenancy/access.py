@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine.errors import Forbidden, InvalidInput, NotFound
+from engine.errors import Conflict, Forbidden, InvalidInput, NotFound
 from engine.models import Tenant
 from engine.principal import Principal
 
@@ -53,3 +54,19 @@ def load(session: Session, principal: Principal, model: type[T], object_id: str,
     if row is None:
         raise NotFound(f"{label} {object_id} not found")
     return row
+
+
+TENANT_CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")  # organisations, business systems
+
+
+def check_code(s: Session, model: Any, tenant_id: str, code: str, what: str, exclude: str | None = None) -> None:
+    """A code must be well formed and unique among ``model`` rows of the tenant (422 / 409 naming ``code``)."""
+    if not TENANT_CODE.match(code):
+        raise field_error("code", "letters, digits, '_', '.' and '-' (1-64)")
+    q = select(model.id).where(model.tenant_id == tenant_id, model.code == code)
+    if exclude is not None:
+        q = q.where(model.id != exclude)
+    if s.scalar(q) is not None:
+        raise Conflict(f"{what} code {code!r} is taken in this tenant",
+                       errors=[{"field": "code", "message": "is taken"}])
+

@@ -2,24 +2,22 @@
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import Session
 
 from engine import audit
-from engine.errors import Conflict, NotFound
+from engine.errors import NotFound
 from engine.models import BusinessSystem, BusinessSystemMember, Organization, User
 from engine.principal import Principal
-from engine.tenancy.access import acting_tenant, field_error, load
+from engine.tenancy.access import acting_tenant, check_code, load
 from engine.tenancy.organizations import scoped as org_scoped
 from engine.tenancy.scope import scope_where
 
 if TYPE_CHECKING:
     from engine.core import Engine
 
-CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
 def scoped(engine: Engine, principal: Principal, permission: str) -> list[Any]:
@@ -44,17 +42,6 @@ def _organization(s: Session, engine: Engine, principal: Principal, tenant_id: s
     if org.tenant_id != tenant_id:
         raise NotFound(f"organization {org_id} not found")
     return org
-
-
-def _check_code(s: Session, tenant_id: str, code: str, exclude: str | None = None) -> None:
-    if not CODE.match(code):
-        raise field_error("code", "letters, digits, '_', '.' and '-' (1-64)")
-    q = select(BusinessSystem.id).where(BusinessSystem.tenant_id == tenant_id, BusinessSystem.code == code)
-    if exclude is not None:
-        q = q.where(BusinessSystem.id != exclude)
-    if s.scalar(q) is not None:
-        raise Conflict(f"business system code {code!r} is taken in this tenant",
-                       errors=[{"field": "code", "message": "is taken"}])
 
 
 def list_business_systems(engine: Engine, principal: Principal, *, tenant_id: str | None = None,
@@ -89,7 +76,7 @@ def create_business_system(engine: Engine, principal: Principal, *, code: str, n
         org_tenant = s.scalar(select(Organization.tenant_id).where(Organization.id == organization_id))
         tenant = acting_tenant(s, principal, tenant_id or (org_tenant if principal.is_platform else None))
         org = _organization(s, engine, principal, tenant, organization_id, "business-system:create")
-        _check_code(s, tenant, code)
+        check_code(s, BusinessSystem, tenant, code, "business system")
         system = BusinessSystem(tenant_id=tenant, organization_id=org.id, code=code, name=name)
         s.add(system)
         s.flush()
@@ -105,7 +92,7 @@ def update_business_system(engine: Engine, principal: Principal, system_id: str,
         system = _load(s, engine, principal, system_id, "business-system:update", lock=True)
         before = describe(system)
         if code is not None and code != system.code:
-            _check_code(s, system.tenant_id, code, exclude=system.id)
+            check_code(s, BusinessSystem, system.tenant_id, code, "business system", exclude=system.id)
             system.code = code
         if name is not None:
             system.name = name

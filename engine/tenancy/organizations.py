@@ -7,7 +7,6 @@ no child organisations, users or business systems, and no quota in use.
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, or_, select
@@ -18,13 +17,12 @@ from engine.errors import Conflict, NotFound
 from engine.models import BusinessSystem, Organization, Quota, User
 from engine.models.base import new_id
 from engine.principal import Principal
-from engine.tenancy.access import acting_tenant, field_error, load
+from engine.tenancy.access import acting_tenant, check_code, field_error, load
 from engine.tenancy.scope import scope_where
 
 if TYPE_CHECKING:
     from engine.core import Engine
 
-CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 KEEP: Any = object()  # "leave the parent as it is" (None means: make it a top-level organisation)
 
 
@@ -72,17 +70,6 @@ def get_organization(engine: Engine, principal: Principal, org_id: str) -> Organ
         return _load(s, engine, principal, org_id, "organization:read")
 
 
-def _check_code(s: Session, tenant_id: str, code: str, exclude: str | None = None) -> None:
-    if not CODE.match(code):
-        raise field_error("code", "letters, digits, '_', '.' and '-' (1-64)")
-    q = select(Organization.id).where(Organization.tenant_id == tenant_id, Organization.code == code)
-    if exclude is not None:
-        q = q.where(Organization.id != exclude)
-    if s.scalar(q) is not None:
-        raise Conflict(f"organisation code {code!r} is taken in this tenant",
-                       errors=[{"field": "code", "message": "is taken"}])
-
-
 def create_organization(engine: Engine, principal: Principal, *, code: str, name: str, parent_id: str | None = None,
                         tenant_id: str | None = None, ip: str | None = None) -> Organization:
     with engine.db.write() as s:
@@ -96,7 +83,7 @@ def create_organization(engine: Engine, principal: Principal, *, code: str, name
             parent = None
             if "all" not in engine.authorizer.scopes(principal, "organization:create"):
                 raise field_error("parent_id", "your data scope lets you create organisations only under your own")
-        _check_code(s, tenant, code)
+        check_code(s, Organization, tenant, code, "organisation")
         org_id = new_id()
         org = Organization(id=org_id, tenant_id=tenant, parent_id=parent.id if parent else None, code=code, name=name,
                            path=f"{parent.path if parent else '/'}{org_id}/")
@@ -140,7 +127,7 @@ def update_organization(engine: Engine, principal: Principal, org_id: str, *, na
         org = _load(s, engine, principal, org_id, "organization:update", lock=True)
         before = describe(org)
         if code is not None and code != org.code:
-            _check_code(s, org.tenant_id, code, exclude=org.id)
+            check_code(s, Organization, org.tenant_id, code, "organisation", exclude=org.id)
             org.code = code
         if name is not None:
             org.name = name
