@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -93,10 +93,6 @@ class Authorizer:
         """Does one of the principal's acting roles grant ``permission`` in its domain?"""
         snap = self._current()
         return any(self._grants(snap, principal, code, permission) for code in principal.acting_roles)
-
-    def allowed_all(self, principal: Principal, permissions: Iterable[str]) -> bool:
-        """Every concrete permission behind each pattern is granted (guards against privilege escalation)."""
-        return all(self.allowed(principal, p) for pattern in permissions for p in expand(pattern))
 
     def scopes(self, principal: Principal, permission: str) -> frozenset[str]:
         """The data scopes of the acting roles that grant ``permission`` (empty: not granted at all)."""

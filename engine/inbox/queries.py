@@ -134,16 +134,6 @@ def _ended(s: Session, tenant_id: str | None, task_id: str) -> Exception:
     return NotFound(f"no open task {task_id}")
 
 
-def get_row(s: Session, tenant_id: str | None, task_id: str, *, lock: bool = False) -> HumanTask:
-    q = select(HumanTask).where(HumanTask.id == task_id, *_in_tenant(HumanTask, tenant_id))
-    if lock:
-        q = q.with_for_update()
-    row = s.scalars(q).first()
-    if row is None:
-        raise _ended(s, tenant_id, task_id)
-    return row
-
-
 def candidates_of(s: Session, task_id: str) -> list[tuple[str, str]]:
     c = HumanTaskCandidate
     return [(k, v) for k, v in s.execute(select(c.kind, c.value).where(c.task_id == task_id)

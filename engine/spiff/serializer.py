@@ -97,10 +97,6 @@ def specs_to_json(kind: str, specs: dict[str, BpmnProcessSpec]) -> str:
     return json.dumps({name: registry.convert(spec) for name, spec in specs.items()}, separators=(",", ":"))
 
 
-def spec_from_json(kind: str, text: str) -> BpmnProcessSpec:
-    return serializer(kind).registry.restore(json.loads(text))
-
-
 def state_to_json(kind: str, workflow: BpmnWorkflow) -> str:
     """The instance's state without its specs (they are stored once per definition)."""
     ser = serializer(kind)
