@@ -3,34 +3,23 @@
 from __future__ import annotations
 
 import os
-import secrets
 from datetime import timedelta
 from typing import Any
 
 from flask import Flask, jsonify
 from flask_jwt_extended import JWTManager
-from flask_smorest import Api
 from marshmallow import fields as ma_fields
 from marshmallow import validate
 from sqlalchemy import text
 
-from api import errors
-from engine.config import Settings
+from api import docs, errors, headers, input_limits
+from engine.config import Settings, generated_secret
 from engine.core import Engine
 
 
 def _jwt_secret(settings: Settings) -> str:
     """AICMP_JWT_SECRET, else a secret generated once and kept under var/ (shared by all workers)."""
-    configured = os.environ.get("AICMP_JWT_SECRET")
-    if configured:
-        return configured
-    path = settings.var_dir / "jwt-secret"
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            fh.write(secrets.token_urlsafe(48))
-    return path.read_text().strip()
+    return os.environ.get("AICMP_JWT_SECRET") or generated_secret(settings.var_dir, "jwt-secret")
 
 
 def _numeric_range(converter: Any, field: ma_fields.Field, **_: Any) -> dict[str, Any]:
@@ -69,20 +58,24 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         OPENAPI_URL_PREFIX="/api",
         OPENAPI_JSON_PATH="openapi.json",
         OPENAPI_SWAGGER_UI_PATH="/docs",
-        OPENAPI_SWAGGER_UI_URL="https://cdn.jsdelivr.net/npm/swagger-ui-dist/",
+        OPENAPI_SWAGGER_UI_URL=docs.ASSETS_URL,  # served from the pinned flask-swagger-ui package (api/docs.py)
+        OPENAPI_SWAGGER_UI_CONFIG=docs.UI_CONFIG,
         API_SPEC_OPTIONS={"components": {"securitySchemes": {
             "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}},
             "security": [{"bearerAuth": []}]},
         JWT_SECRET_KEY=_jwt_secret(eng.settings),
-        JWT_ACCESS_TOKEN_EXPIRES=timedelta(minutes=30),
-        JWT_REFRESH_TOKEN_EXPIRES=timedelta(days=7),
+        JWT_ACCESS_TOKEN_EXPIRES=timedelta(minutes=eng.settings.access_token_minutes),
+        JWT_REFRESH_TOKEN_EXPIRES=timedelta(days=eng.settings.refresh_token_days),
         MAX_CONTENT_LENGTH=eng.settings.max_bpmn_bytes * 4,
     )
     app.extensions["aicmp.engine"] = eng
-    api = Api(app)
+    api = docs.Api(app)  # flask-smorest's, documenting our error body
     api.ma_plugin.converter.add_attribute_function(_numeric_range)
     app.extensions["aicmp.api"] = api
+    docs.install(app)
     errors.install(app)
+    headers.install(app)  # nosniff, no framing, a strict CSP on every response
+    input_limits.install(app)  # JSON depth/number/text limits on every request, before any view
     JWTManager(app)
 
     @app.get("/healthz")

@@ -1,21 +1,32 @@
-"""``aicmp``: the platform's command line (database, designer tools, server, seed)."""
+"""``aicmp``: the platform's command line (database, designer tools, server, seed).
+
+A mistake of the user's (a missing file, bad JSON, an unknown process id, a database it cannot
+reach, a bad setting) is one line on stderr and exit code 2; anything unexpected is a short
+message that points at ``--debug``, which shows the traceback.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from engine.config import Settings
 
 
+class UserError(Exception):
+    """Something the user can fix: reported in one line, exit code 2."""
+
+
 def _json_arg(text: str, what: str) -> Any:
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
-        raise SystemExit(f"{what}: not valid JSON ({exc})") from exc
+        raise UserError(f"{what}: not valid JSON ({exc})") from exc
 
 
 def _pairs(items: list[str], what: str) -> dict[str, Any]:
@@ -23,9 +34,26 @@ def _pairs(items: list[str], what: str) -> dict[str, Any]:
     for item in items:
         name, sep, raw = item.partition("=")
         if not sep or not name:
-            raise SystemExit(f"{what} takes NAME=JSON, got {item!r}")
+            raise UserError(f"{what} takes NAME=JSON, got {item!r}")
         out[name] = _json_arg(raw, f"{what} {name}")
     return out
+
+
+def _input_file(name: str) -> Path:
+    path = Path(name)
+    if not path.exists():
+        raise UserError(f"{name}: no such file")
+    if not path.is_file():
+        raise UserError(f"{name}: not a file")
+    return path
+
+
+def _progress() -> Callable[[str], None] | None:
+    """Progress lines for a long command, on stderr, only when stdout is a terminal (never in
+    scripts, pipes or CI logs)."""
+    if not sys.stdout.isatty():
+        return None
+    return lambda message: print(f"... {message}", file=sys.stderr, flush=True)
 
 
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
@@ -34,7 +62,7 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
 
     settings = Settings()
     db = Database(settings.database_url)
-    print(f"schema at {migrate.upgrade(db)} ({settings.database_url})")
+    print(f"schema at {migrate.upgrade(db, progress=_progress())} ({_safe_url(settings.database_url)})")
     return 0
 
 
@@ -44,8 +72,8 @@ def cmd_bpmn_check(args: argparse.Namespace) -> int:
     from tasks.registry import REGISTRY
 
     settings = Settings()
-    reports = [check(Path(p), max_bytes=settings.max_bpmn_bytes, known_operators=REGISTRY.names())
-               for p in args.paths]
+    paths = [_input_file(p) for p in args.paths]
+    reports = [check(p, max_bytes=settings.max_bpmn_bytes, known_operators=REGISTRY.names()) for p in paths]
     if args.json:
         print(json.dumps([{
             "file": str(r.path), "ok": r.ok,
@@ -67,13 +95,18 @@ def cmd_bpmn_simulate(args: argparse.Namespace) -> int:
     from engine.designer import simulate_file
 
     settings = Settings()
+    path = _input_file(args.file)
     data = _json_arg(args.data, "--data") if args.data else {}
     if not isinstance(data, dict):
-        raise SystemExit("--data must be a JSON object")
-    report, result = simulate_file(Path(args.file), max_bytes=settings.max_bpmn_bytes, process_id=args.process,
+        raise UserError("--data must be a JSON object")
+    if args.max_steps < 1:
+        raise UserError("--max-steps must be at least 1")
+    report, result = simulate_file(path, max_bytes=settings.max_bpmn_bytes, process_id=args.process,
                                    data=data, task_data=_pairs(args.task, "--task"),
-                                   stubs=_pairs(args.stub, "--stub"))
+                                   stubs=_pairs(args.stub, "--stub"), max_steps=args.max_steps)
     if result is None:
+        if report.unknown_process:
+            raise UserError(str(report.errors[-1]))
         for f in report.errors:
             print(f"error: {f}", file=sys.stderr)
         return 1
@@ -82,11 +115,18 @@ def cmd_bpmn_simulate(args: argparse.Namespace) -> int:
                           "stubbed": result.stubbed, "problem": result.problem}, indent=2, default=str))
     else:
         print(f"process: {result.process_id}")
-        print("path: " + " -> ".join(result.path))
+        print("path: " + _short_path(result.path))
         for name in result.stubbed:
             print(f"stubbed: {name} answered {{}}")
         print("result: reached an end event" if result.completed else f"result: did not finish: {result.problem}")
     return 0 if result.completed else 1
+
+
+def _short_path(path: list[str], head: int = 40, tail: int = 20) -> str:
+    """The path, with the middle of a very long one (a loop) left out (``--json`` has it all)."""
+    if len(path) <= head + tail + 1:
+        return " -> ".join(path)
+    return " -> ".join([*path[:head], f"... {len(path) - head - tail} more ...", *path[-tail:]])
 
 
 def cmd_audit_verify(args: argparse.Namespace) -> int:
@@ -94,12 +134,23 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
     from engine.core import Engine
 
     engine = Engine()
-    with engine.db.read() as s:
-        result = audit.verify(s)
+    settings = engine.settings
+    if not settings.audit_key and not (settings.var_dir / "audit-key").exists() and audit.has_keyed_rows(engine.db):
+        raise UserError(f"no audit key here: set AICMP_AUDIT_KEY as on the servers, or restore "
+                        f"{settings.var_dir / 'audit-key'} (verifying with a new key would fail every row)")
+    result = audit.verify_and_checkpoint(engine.db)
+    for problem in result.problems:
+        print(problem)
+    legacy = f", {result.legacy} of them with the old unkeyed SHA-256" if result.legacy else ""
+    held = (f"held against {result.checkpoints} checkpoints" + (f" (file {result.witness})" if result.witness else "")
+            if result.checkpoints else "no checkpoints yet")
+    ids = [cp.id for cp in result.written]
+    written = f"; wrote checkpoint #{ids[0]}" + (f"..#{ids[-1]}" if len(ids) > 1 else "") if ids else ""
     if result.ok:
-        print(f"audit log intact: {result.checked} rows verified")
+        print(f"audit log intact: {result.checked} rows in {result.chains} chains verified{legacy}, {held}{written}")
         return 0
-    print(f"audit log BROKEN at row {result.first_bad_id}: {result.reason} ({result.checked} rows before it verified)")
+    print(f"audit log BROKEN: {len(result.problems)} problem(s) above; {result.checked} rows verified{legacy}, "
+          f"{held}{written}")
     return 1
 
 
@@ -107,7 +158,10 @@ def cmd_seed(args: argparse.Namespace) -> int:
     from engine.core import Engine
     from seed import seed
 
-    report = seed(Engine(), demo_quota=True)
+    progress = _progress()
+    if progress:
+        progress("opening the database (migrating its schema if it is old)")
+    report = seed(Engine(), demo_quota=True, progress=progress)
     print(f"tenants created: {', '.join(report.tenants_created) or 'none (already there)'}")
     print(f"built-in roles created: {', '.join(report.roles_created) or 'none (already there)'}")
     print(f"demo users created: {', '.join(report.users_created) or 'none (already there)'}")
@@ -128,8 +182,21 @@ def cmd_worker(args: argparse.Namespace) -> int:
     return run_worker(concurrency=args.concurrency, queues=queues, pool=args.pool, loglevel=args.loglevel)
 
 
+MAX_STEPS = 10_000  # engine.simulate.MAX_STEPS (not imported here: it pulls in SpiffWorkflow)
+DEBUG_HELP = "show the traceback of an unexpected error"
+
+
+class _Parser(argparse.ArgumentParser):
+    """Every (sub)command also takes --debug, before or after its own arguments."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # SUPPRESS: a subcommand without --debug leaves the top-level value alone
+        self.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=DEBUG_HELP)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="aicmp", description=__doc__)
+    parser = _Parser(prog="aicmp", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
 
     db = sub.add_parser("db", help="database schema").add_subparsers(dest="db_command", required=True)
@@ -150,12 +217,15 @@ def build_parser() -> argparse.ArgumentParser:
                      help="data to complete user task TASK_ID with (over its form defaults); repeatable")
     sim.add_argument("--stub", action="append", default=[], metavar="OPERATOR=JSON",
                      help="result for service tasks calling OPERATOR (others get {}); repeatable")
+    sim.add_argument("--max-steps", type=int, default=MAX_STEPS, metavar="N",
+                     help=f"stop after N tasks run, reporting a loop (default: {MAX_STEPS})")
     sim.add_argument("--json", action="store_true", help="machine-readable output")
     sim.set_defaults(func=cmd_bpmn_simulate)
 
     aud = sub.add_parser("audit", help="the tamper-evident audit log").add_subparsers(dest="audit_command",
                                                                                       required=True)
-    ver = aud.add_parser("verify", help="check every hash chain; exit 1 and name the first altered or removed row")
+    ver = aud.add_parser("verify", help="check every chain (HMAC) against its signed checkpoints, then write new "
+                                        "checkpoints; exit 1 with one line per problem")
     ver.set_defaults(func=cmd_audit_verify)
 
     sd = sub.add_parser("seed", help="create built-in roles, demo tenants and users; deploy bpmn/ and forms/ "
@@ -163,7 +233,8 @@ def build_parser() -> argparse.ArgumentParser:
     sd.set_defaults(func=cmd_seed)
 
     srv = sub.add_parser("serve", help="run the HTTP API (migrates and seeds an empty database first)")
-    srv.add_argument("--host", default="127.0.0.1")
+    srv.add_argument("--host", default="127.0.0.1",
+                     help="address to listen on (default 127.0.0.1: this machine only; 0.0.0.0: every interface)")
     srv.add_argument("--port", type=int, default=8080)
     srv.add_argument("--workers", type=int, default=1, help="gunicorn worker processes")
     srv.set_defaults(func=cmd_serve)
@@ -180,9 +251,68 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _safe_url(url: str) -> str:
+    try:
+        from sqlalchemy.engine import make_url
+
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001 - an unparseable URL is shown as "(unparseable URL)"
+        return "(unparseable URL)"
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(getattr(exc, "orig", None) or exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _user_error(exc: BaseException) -> str | None:
+    """The one line for an error the user can fix, or None for an unexpected one."""
+    from sqlalchemy import exc as sa_exc
+
+    from engine.errors import EngineError
+
+    if isinstance(exc, EngineError):  # e.g. AICMP_DEMO_PASSWORD breaks the password policy
+        return exc.message
+    if isinstance(exc, FileNotFoundError | IsADirectoryError | NotADirectoryError | PermissionError):
+        return f"{exc.filename}: {exc.strerror.lower() if exc.strerror else exc}"
+    if isinstance(exc, sa_exc.OperationalError | sa_exc.InterfaceError):
+        url = _safe_url(os.environ.get("AICMP_DATABASE_URL") or Settings().database_url)
+        return f"cannot use the database {url}: {_first_line(exc)}"
+    if isinstance(exc, sa_exc.ArgumentError | sa_exc.NoSuchModuleError):
+        return f"AICMP_DATABASE_URL: {_first_line(exc)}"
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return args.func(args)
+    debug = getattr(args, "debug", False)
+    try:
+        try:
+            Settings()  # a bad AICMP_* setting is the user's to fix: say so before anything runs
+        except ValueError as exc:
+            raise UserError(str(exc)) from exc
+        return args.func(args)
+    except KeyboardInterrupt:
+        print("aicmp: interrupted", file=sys.stderr)
+        return 130
+    except SystemExit as exc:
+        if isinstance(exc.code, str):  # raise SystemExit("message") deeper down: a user error
+            print(f"aicmp: error: {exc.code}", file=sys.stderr)
+            return 2
+        raise
+    except UserError as exc:
+        print(f"aicmp: error: {exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:
+        if debug:
+            raise
+        line = _user_error(exc)
+        if line is not None:
+            print(f"aicmp: error: {line}", file=sys.stderr)
+            return 2
+        print(f"aicmp: unexpected error: {type(exc).__name__}: {_first_line(exc)}\n"
+              f"(run the same command with --debug for the traceback)", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

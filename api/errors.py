@@ -9,8 +9,8 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from flask import Flask, jsonify
-from werkzeug.exceptions import HTTPException
+from flask import Flask, current_app, jsonify, request
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from engine.errors import EngineError
 
@@ -23,10 +23,17 @@ def error_body(status: int, message: str, errors: Any = None, code: str | None =
     return {"code": code or _CODES.get(status, "error"), "message": message, "errors": _plain(errors)}
 
 
-def _plain(errors: Any) -> Any:
-    if isinstance(errors, list):
-        return [dataclasses.asdict(e) if dataclasses.is_dataclass(e) else e for e in errors]
-    return errors
+def _plain(errors: Any) -> list[dict[str, Any]]:
+    """Always a list of objects (empty when there is nothing to add to the message)."""
+    if errors is None:
+        return []
+    items = list(errors) if isinstance(errors, list | tuple) else [errors]
+    out = []
+    for item in items:
+        if dataclasses.is_dataclass(item) and not isinstance(item, type):
+            item = dataclasses.asdict(item)
+        out.append(item if isinstance(item, dict) else {"message": str(item)})
+    return out
 
 
 def _field_errors(messages: Any) -> list[dict[str, Any]]:
@@ -48,10 +55,55 @@ def _field_errors(messages: Any) -> list[dict[str, Any]]:
     return out
 
 
+class NotJSON(EngineError):
+    """A body for an operation that reads JSON, sent without ``Content-Type: application/json``."""
+
+    status = 415
+    code = "unsupported_media_type"
+
+
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+_reads_json: dict[tuple[str, str], bool] = {}  # (endpoint, method) -> takes a JSON body
+
+
+def _takes_json(endpoint: str, method: str) -> bool:
+    """Does the view read a JSON body (flask-smorest's ``@blp.arguments``, location json)?"""
+    key = (endpoint, method)
+    if key not in _reads_json:
+        view = current_app.view_functions.get(endpoint)
+        view_class = getattr(view, "view_class", None)
+        target = getattr(view_class, method.lower(), None) if view_class is not None else view
+        params = (getattr(target, "_apidoc", None) or {}).get("arguments", {}).get("parameters", [])
+        _reads_json[key] = any(p.get("in") == "json" for p in params)
+    return _reads_json[key]
+
+
+def _not_json() -> NotJSON:
+    got = f"Content-Type {request.mimetype!r}" if request.mimetype else "no Content-Type"
+    return NotJSON(f"this operation reads a JSON body: send it with 'Content-Type: application/json' (got {got})",
+                   errors=[{"field": "Content-Type", "message": "expected application/json"}])
+
+
+def require_json_content_type() -> None:
+    """before_request: a body sent to an operation that reads JSON must say it is JSON (``curl -d``
+    without ``-H 'Content-Type: application/json'`` sends a form): 415, instead of the body being
+    ignored. (No body at all where fields are required: the 422 becomes this 415 too.)"""
+    if request.method not in _BODY_METHODS or request.is_json or request.endpoint is None:
+        return
+    if (request.content_length or request.get_data(cache=True)) and _takes_json(request.endpoint, request.method):
+        raise _not_json()
+
+
 def install(app: Flask) -> None:
+    app.before_request(require_json_content_type)
+
     @app.errorhandler(EngineError)
     def engine_error(exc: EngineError) -> Any:
-        return jsonify(error_body(exc.status, exc.message, exc.errors, exc.code)), exc.status
+        resp = jsonify(error_body(exc.status, exc.message, exc.errors, exc.code))
+        retry_after = getattr(exc, "retry_after", None)
+        if retry_after is not None:
+            resp.headers["Retry-After"] = str(retry_after)
+        return resp, exc.status
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> Any:
@@ -59,7 +111,16 @@ def install(app: Flask) -> None:
         data = getattr(exc, "data", None) or {}
         messages = data.get("messages")
         if messages is not None:
+            if "json" in messages and not request.is_json:  # required JSON fields, and no JSON body
+                exc = _not_json()
+                return jsonify(error_body(exc.status, exc.message, exc.errors, exc.code)), exc.status
             fields = _field_errors(messages)
             summary = "; ".join(f"{f['field']}: {f['message']}" for f in fields[:3])
             return jsonify(error_body(status, f"invalid input: {summary}", fields)), status
+        if isinstance(exc, MethodNotAllowed) and exc.valid_methods:
+            allowed = sorted(exc.valid_methods)
+            resp = jsonify(error_body(status, f"{request.method} is not allowed on {request.path}: it takes "
+                                              f"{', '.join(allowed)}"))
+            resp.headers["Allow"] = ", ".join(allowed)
+            return resp, status
         return jsonify(error_body(status, exc.description or exc.name)), status

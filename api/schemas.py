@@ -13,6 +13,11 @@ class FindingSchema(Schema):
 
 
 class ErrorSchema(Schema):
-    code = fields.String()
-    message = fields.String()
-    errors = fields.Raw(allow_none=True)
+    """Every error body (api/errors.py); the OpenAPI document's ``Error`` (api/docs.py)."""
+
+    code = fields.String(required=True, metadata={"description": "machine-readable, e.g. not_found, "
+                                                                 "method_not_allowed, invalid_input"})
+    message = fields.String(required=True, metadata={"description": "for people"})
+    errors = fields.List(fields.Dict(), required=True,
+                         metadata={"description": "details, e.g. {field, message} per invalid field; "
+                                                  "empty when there are none (never null)"})

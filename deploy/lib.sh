@@ -33,7 +33,8 @@ aicmp_ensure_venv() {
     fi
 }
 
-# The test servers (tests/servers.py looks for the same binaries).
+# The test servers (tests/servers.py looks for the same binaries), and the tools the README
+# walkthrough test drives the API with.
 aicmp_missing_server_pkgs() {
     if ! compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null && ! command -v initdb >/dev/null; then
         echo postgresql
@@ -41,12 +42,48 @@ aicmp_missing_server_pkgs() {
     if [ ! -x /usr/lib/rabbitmq/bin/rabbitmq-server ]; then
         echo rabbitmq-server
     fi
+    command -v curl >/dev/null || echo curl
+    command -v jq >/dev/null || echo jq
+}
+
+# What starts at boot: "systemd UNIT" for each unit in a .wants folder, "sysv NAME" for each
+# runlevel 2-5 start link.
+aicmp_boot_entries() {
+    local f
+    for f in /etc/systemd/system/*.wants/*; do
+        [ -L "$f" ] && printf 'systemd %s\n' "${f##*/}"
+    done
+    for f in /etc/rc[2345].d/S*; do
+        [ -e "$f" ] && printf 'sysv %s\n' "$(basename "$f" | sed 's/^S[0-9]*//')"
+    done
+    return 0
+}
+
+# Undo what an install set to start at boot (given "before" as aicmp_boot_entries printed it):
+# the packages' services are for the tests to start privately, never for every boot.
+aicmp_disable_new_boot_entries() {
+    local before="$1" kind name
+    while read -r kind name; do
+        [ -n "$name" ] || continue
+        case "$kind" in
+            systemd)
+                if command -v deb-systemd-helper >/dev/null; then
+                    deb-systemd-helper disable "$name" >/dev/null 2>&1 || true
+                fi
+                if command -v systemctl >/dev/null; then
+                    systemctl disable --quiet "$name" >/dev/null 2>&1 || true
+                fi ;;
+            sysv)
+                command -v update-rc.d >/dev/null && update-rc.d "$name" disable >/dev/null 2>&1 || true ;;
+        esac
+        aicmp_log "not starting at boot: $name (enabled by its package)"
+    done < <(comm -13 <(printf '%s\n' "$before" | sort -u) <(aicmp_boot_entries | sort -u))
 }
 
 # As root with apt-get: install the missing server packages. Otherwise only say what is
 # missing (the tests that need them are then skipped, or fail under AICMP_REQUIRE_SERVERS=1).
-# The packages' own services are NOT started: the tests start private servers on free ports,
-# and a system PostgreSQL/RabbitMQ/epmd would only linger after the run.
+# The packages' own services are NOT started, nor left to start at boot: the tests start private
+# servers on free ports, and a system PostgreSQL/RabbitMQ/epmd would only linger after the run.
 aicmp_ensure_server_pkgs() {
     local missing added_policy="" rc=0
     missing="$(aicmp_missing_server_pkgs | tr '\n' ' ')"
@@ -65,6 +102,8 @@ aicmp_ensure_server_pkgs() {
         "${apt[@]}" update </dev/null || aicmp_die "apt-get update failed"
         AICMP_APT_UPDATED=1
     fi
+    local boot_before
+    boot_before="$(aicmp_boot_entries)"
     # policy-rc.d exit 101 = "do not start services" (honoured by invoke-rc.d and deb-systemd-invoke).
     if [ ! -e /usr/sbin/policy-rc.d ]; then
         printf '#!/bin/sh\n# added by aicmp deploy/lib.sh during apt-get install\nexit 101\n' >/usr/sbin/policy-rc.d
@@ -75,5 +114,6 @@ aicmp_ensure_server_pkgs() {
     "${apt[@]}" install -y --no-install-recommends $missing </dev/null || rc=$?
     [ -n "$added_policy" ] && rm -f /usr/sbin/policy-rc.d
     [ "$rc" -eq 0 ] || aicmp_die "apt-get install $missing failed ($rc)"
+    aicmp_disable_new_boot_entries "$boot_before"
     aicmp_log "installed $missing in $((SECONDS - t0)) s"
 }

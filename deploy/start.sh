@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The start command: ./deploy/start.sh [aicmp serve args]
 # Creates/updates .venv like deploy/test.sh, then runs the server in the foreground
-# (`aicmp serve` upgrades the database schema and seeds an empty database itself).
+# (`aicmp serve` upgrades the database schema and seeds an empty database itself, then prints
+# the API's URL, the API docs' URL and the demo users with their roles before serving).
+# It listens on 127.0.0.1:8080 (this machine only): `./deploy/start.sh --host 0.0.0.0` for others.
 set -euo pipefail
 
 # shellcheck source=deploy/lib.sh

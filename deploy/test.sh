@@ -16,7 +16,7 @@ aicmp_ensure_venv
 aicmp_ensure_server_pkgs
 
 aicmp_log "ruff check ."
-"$AICMP_VENV/bin/ruff" check . || aicmp_die "ruff found problems (ruff check --fix . fixes many)"
+"$AICMP_VENV/bin/ruff" check --quiet . || aicmp_die "ruff found problems (ruff check --fix . fixes many)"
 
 if [ "$#" -eq 0 ]; then
     set -- -q

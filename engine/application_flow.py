@@ -37,6 +37,8 @@ if TYPE_CHECKING:
     from engine.core import Engine
 
 PROCESS_KEY = "application"
+# Started only by this module (and by each other as call activities), never by a start request.
+INTERNAL_PROCESSES = (PROCESS_KEY, "approval", "order")
 CANCEL_MESSAGE = "application_cancel"
 
 

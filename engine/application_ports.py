@@ -1,8 +1,13 @@
 """The platform's implementation of the ports in ``tasks.ports``, for one write transaction.
 
 Each call runs in its own SAVEPOINT of the transaction that runs the process step (see
-``engine.ports``). An application is reached by its id only: ids are random UUIDs that no tenant
-can see for another tenant's application, so a tenant's own process variant cannot name one.
+``engine.ports``). Every call is bound to the instance whose service task makes it
+(``engine.runtime.services.current_scope``): it reaches only the application that instance was
+started for (its business key) inside the instance's tenant, and any other id answers as unknown,
+so a process cannot name another tenant's application nor a colleague's. Only the platform's own
+application processes (``internal``: started by ``engine.application_flow``, which checked the
+caller) may change an application, its quota or its order; a process started by a request may
+read its initiator's own application and nothing more.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from engine import audit, clock, orders
 from engine.errors import Conflict
 from engine.models import Organization, Role, User, UserRole
 from engine.models.applications import Application, ApplicationItem
+from engine.runtime.services import InstanceScope, current_scope
 from engine.site_messages import deliver
 from engine.tenancy import quotas
 from tasks.ports import QuotaShort, Refused
@@ -35,15 +41,29 @@ TRANSITIONS = {
 }
 
 
-def _application(s: Session, application_id: Any, *, lock: bool = False) -> Application:
-    if not isinstance(application_id, str) or not application_id:
-        raise Refused("UNKNOWN_APPLICATION", f"no application {application_id!r}")
-    q = select(Application).where(Application.id == application_id)
-    if lock:
+def instance_scope() -> InstanceScope:
+    """The instance calling a port; ports serve service tasks of an instance only."""
+    scope = current_scope()
+    if scope is None:
+        raise Refused("NO_INSTANCE", "platform ports serve the service tasks of a process instance only")
+    return scope
+
+
+def _application(s: Session, application_id: Any, *, change: bool) -> Application:
+    """The application ``application_id`` as the calling instance may reach it (locked to change it)."""
+    scope = instance_scope()
+    unknown = Refused("UNKNOWN_APPLICATION", f"no application {application_id!r}")
+    if not isinstance(application_id, str) or not application_id or application_id != scope.business_key:
+        raise unknown
+    if change and not scope.internal:
+        raise Refused("NOT_PERMITTED", f"process {scope.process_key!r} may not change applications: only the "
+                                       "platform's application processes do")
+    q = select(Application).where(Application.id == application_id, Application.tenant_id == scope.tenant_id)
+    if change:
         q = q.with_for_update()
     row = s.scalars(q.execution_options(populate_existing=True)).first()
-    if row is None:
-        raise Refused("UNKNOWN_APPLICATION", f"no application {application_id!r}")
+    if row is None or (not scope.internal and row.applicant != scope.initiator):
+        raise unknown
     return row
 
 
@@ -68,11 +88,11 @@ class _Port:
 class Applications(_Port):
     def get(self, application_id: str) -> dict[str, Any]:
         with self._ports.session() as s:
-            return facts(s, _application(s, application_id))
+            return facts(s, _application(s, application_id, change=False))
 
     def approvers(self, application_id: str, role: str) -> list[str]:
         with self._ports.session() as s:
-            app = _application(s, application_id)
+            app = _application(s, application_id, change=False)
             org = s.get(Organization, app.organization_id)
             chain = [i for i in (org.path if org is not None else "").split("/") if i]
             holders = s.execute(
@@ -94,7 +114,7 @@ class Applications(_Port):
         if status not in TRANSITIONS:
             raise Refused("INVALID_STATUS", f"status {status!r} is not one of {', '.join(TRANSITIONS)}")
         with self._ports.session() as s:
-            app = _application(s, application_id, lock=True)
+            app = _application(s, application_id, change=True)
             previous = app.status
             if previous == status:
                 return {"status": status, "previous": previous}
@@ -115,7 +135,7 @@ class Applications(_Port):
 
     def record_decision(self, application_id: str, step: str, decision: str, comment: str | None) -> dict[str, Any]:
         with self._ports.session() as s:
-            app = _application(s, application_id, lock=True)
+            app = _application(s, application_id, change=True)
             if app.status != "pending":
                 raise Refused("NOT_PENDING", f"application {app.number} is {app.status}, not pending approval")
             if decision == "approve":
@@ -133,7 +153,7 @@ def _amounts(values: dict[str, Any]) -> dict[str, Decimal]:
 class Quotas(_Port):
     def reserve(self, application_id: str, demand: dict[str, Decimal]) -> dict[str, str]:
         with self._ports.session() as s:
-            app = _application(s, application_id, lock=True)
+            app = _application(s, application_id, change=True)
             if app.quota_state == "reserved":
                 message = f"application {app.number} already holds a reservation (submitted twice?)"
                 self._ports.refusals.append({"code": "already_reserved", "message": message})
@@ -153,7 +173,7 @@ class Quotas(_Port):
 
     def commit(self, application_id: str) -> dict[str, str]:
         with self._ports.session() as s:
-            app = _application(s, application_id, lock=True)
+            app = _application(s, application_id, change=True)
             if app.quota_state != "reserved":
                 raise Refused("NOT_RESERVED", f"application {app.number} holds no reservation ({app.quota_state})")
             held = dict(app.reserved or {})
@@ -165,7 +185,7 @@ class Quotas(_Port):
 
     def release(self, application_id: str) -> dict[str, str]:
         with self._ports.session() as s:
-            return release_reservation(s, _application(s, application_id, lock=True))
+            return release_reservation(s, _application(s, application_id, change=True))
 
 
 def release_reservation(s: Session, app: Application) -> dict[str, str]:
@@ -183,10 +203,13 @@ def release_reservation(s: Session, app: Application) -> dict[str, str]:
 class Orders(_Port):
     def create(self, application_id: str, lines: list[dict[str, Any]]) -> dict[str, Any]:
         with self._ports.session() as s:
-            app = _application(s, application_id, lock=True)
+            app = _application(s, application_id, change=True)
             existing = orders.for_application(s, app.id)
             if existing is None and app.status != "approved":
                 raise Refused("NOT_APPROVED", f"application {app.number} is {app.status}, not approved")
+            if existing is None and app.quota_state != "reserved":  # no order without its quota held
+                raise Refused("NOT_RESERVED", f"application {app.number} holds no quota reservation "
+                                              f"({app.quota_state})")
             order, created = orders.create_for_application(s, app, lines)
             if created:
                 app.status, app.updated_at = "ordered", clock.now()
@@ -196,5 +219,8 @@ class Orders(_Port):
 class Messages(_Port):
     def send(self, tenant_id: str | None, recipients: list[str], kind: str, title: str, body: str,
              link: dict[str, Any]) -> int:
+        scope = instance_scope()
+        if tenant_id != scope.tenant_id:
+            raise Refused("UNKNOWN_TENANT", f"no tenant {tenant_id!r}: a process sends messages in its own tenant")
         with self._ports.session() as s:
             return deliver(s, tenant_id, recipients, kind=kind, title=title, body=body, link=link)

@@ -3,7 +3,7 @@
 Upload streams to a temporary file in the same folder tree (size checked while copying, so an
 oversized upload never fills the disk), then moves it into place and records the row in one
 transaction; if that fails the file is removed again. A file is named by the attachment's id,
-never by what the client called it.
+never by what the client called it. Files are 0600 and folders 0700 (``engine.private_files``).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
 
-from engine import audit
+from engine import audit, private_files
 from engine.applications import EDITABLE, acting_on, describe_attachment, load
 from engine.errors import Conflict, EngineError, InvalidInput, NotFound
 from engine.models.applications import ApplicationAttachment
@@ -54,7 +54,7 @@ def clean_filename(name: Any) -> str:
 
 def _copy(stream: IO[bytes], target: Path, limit: int) -> tuple[int, str]:
     digest, size = hashlib.sha256(), 0
-    with open(target, "xb") as out:
+    with os.fdopen(private_files.create(target), "wb") as out:
         while True:
             chunk = stream.read(_CHUNK)
             if not chunk:
@@ -78,7 +78,7 @@ def add(engine: Engine, principal: Principal, application_id: str, *, filename: 
     attachment_id = new_id()
     key = f"{tenant_id}/{application_id}/{attachment_id}"
     final = root(engine.settings) / key
-    final.parent.mkdir(parents=True, exist_ok=True)
+    private_files.make_dir(final.parent)
     partial = final.with_name(f".{attachment_id}.part")
     try:
         size, sha = _copy(stream, partial, max_bytes(engine.settings))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import tasks  # noqa: F401 - importing registers the built-in operators
-from engine import migrate
+from engine import audit, migrate, private_files
 from engine.config import Settings
 from engine.db import Database
 from engine.registry import Registry
@@ -17,8 +17,10 @@ class Engine:
     def __init__(self, settings: Settings | None = None, *, operators: OperatorRegistry = REGISTRY,
                  upgrade: bool = True) -> None:
         self.settings = settings or Settings()
+        private_files.tighten_tree(self.settings.var_dir, deep=False)  # var/ and its top: ours alone
         self.operators = operators
         self.db = Database(self.settings.database_url)
+        audit.install(self.db, self.settings)  # the audit key, read (or generated) on first use
         if upgrade:
             migrate.upgrade(self.db)
         self.registry = Registry(self.db, max_bytes=self.settings.max_bpmn_bytes,

@@ -1,8 +1,9 @@
 """Database access: one SQLAlchemy engine per URL, sessions for reads and for writes.
 
-SQLite (the embedded default) runs in WAL mode with ``synchronous=NORMAL``; a write session
-starts with ``BEGIN IMMEDIATE`` so writers queue on the database lock instead of failing late
-with SQLITE_BUSY. PostgreSQL sessions use READ COMMITTED plus row locks taken by the caller.
+SQLite (the embedded default) keeps its file private (0600, ``engine.private_files``) and runs in
+WAL mode with ``synchronous=NORMAL``; a write session starts with ``BEGIN IMMEDIATE`` so writers
+queue on the database lock instead of failing late with SQLITE_BUSY. PostgreSQL sessions use READ
+COMMITTED plus row locks taken by the caller.
 """
 
 from __future__ import annotations
@@ -16,12 +17,17 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from engine import private_files
+
 WRITE = "aicmp_write"
 
 
 def _sqlite_file(url: str) -> Path | None:
-    database = make_url(url).database
-    return None if not database or database == ":memory:" else Path(database)
+    parsed = make_url(url)
+    database = parsed.database
+    if not database or database == ":memory:" or parsed.query.get("uri"):
+        return None  # in memory, or a URI SQLite parses itself
+    return Path(database)
 
 
 def _configure_sqlite(engine: Engine) -> None:
@@ -49,7 +55,7 @@ class Database:
         if self.is_sqlite:
             path = _sqlite_file(url)
             if path is not None:
-                path.parent.mkdir(parents=True, exist_ok=True)
+                private_files.sqlite_database(path)  # 0600, in a 0700 directory if we create it
             engine_kwargs.setdefault("connect_args", {"check_same_thread": False, "timeout": 30})
         else:
             engine_kwargs.setdefault("pool_size", 10)
@@ -58,8 +64,11 @@ class Database:
         self.engine = create_engine(url, **engine_kwargs)
         if self.is_sqlite:
             _configure_sqlite(self.engine)
-        self._read = sessionmaker(self.engine, expire_on_commit=False)
-        self._write = sessionmaker(self.engine.execution_options(**{WRITE: True}), expire_on_commit=False)
+        # handed to every session as ``session.info`` (engine.audit finds its keys there)
+        self.info: dict[str, Any] = {}
+        self._read = sessionmaker(self.engine, expire_on_commit=False, info=self.info)
+        self._write = sessionmaker(self.engine.execution_options(**{WRITE: True}), expire_on_commit=False,
+                                   info=self.info)
 
     @contextmanager
     def read(self) -> Iterator[Session]:

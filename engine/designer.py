@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from engine.simulate import SimulationResult, simulate
+from engine.simulate import MAX_STEPS, SimulationResult, simulate
 from engine.spiff.xmlcheck import BPMN_NS, DMN_NAMESPACES, SPIFF_NS, Finding, XmlRejected, parse_xml
 from engine.validation import Validation, validate_files
 
@@ -22,6 +22,7 @@ class FileCheck:
     path: Path
     validation: Validation
     errors: list[Finding] = field(default_factory=list)
+    unknown_process: bool = False  # simulate: the process id asked for is in none of the files
 
     @property
     def ok(self) -> bool:
@@ -120,7 +121,8 @@ def check(path: Path, *, max_bytes: int, known_operators: Any = None) -> FileChe
 
 def simulate_file(path: Path, *, max_bytes: int, process_id: str | None = None,
                   data: dict[str, Any] | None = None, task_data: dict[str, dict] | None = None,
-                  stubs: dict[str, Any] | None = None) -> tuple[FileCheck, SimulationResult | None]:
+                  stubs: dict[str, Any] | None = None,
+                  max_steps: int = MAX_STEPS) -> tuple[FileCheck, SimulationResult | None]:
     files = file_set(path, max_bytes, with_called=True)
     validation = validate_files(files, max_bytes=max_bytes, find_extra=_find_next_to(path))
     report = FileCheck(path, validation, list(validation.errors))
@@ -131,7 +133,10 @@ def simulate_file(path: Path, *, max_bytes: int, process_id: str | None = None,
     if process_id is not None:
         chosen = by_key.get(process_id)
         if chosen is None:
-            report.errors.append(Finding(path.name, None, None, f"no executable process {process_id!r}"))
+            known = ", ".join(sorted(by_key)) or "none"
+            report.errors.append(Finding(path.name, None, None,
+                                         f"no executable process {process_id!r} (there are: {known})"))
+            report.unknown_process = True
             return report, None
     else:
         called = {k for p in own for k in p.called_keys}
@@ -140,7 +145,8 @@ def simulate_file(path: Path, *, max_bytes: int, process_id: str | None = None,
             report.errors.append(Finding(path.name, None, None, "no executable process to start"))
             return report, None
         chosen = entry[0]
-    return report, simulate(chosen, by_key, files=validation.files, data=data, task_data=task_data, stubs=stubs)
+    return report, simulate(chosen, by_key, files=validation.files, data=data, task_data=task_data, stubs=stubs,
+                            max_steps=max_steps)
 
 
 __all__ = ["FileCheck", "check", "file_set", "simulate_file"]

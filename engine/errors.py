@@ -54,5 +54,11 @@ class DeploymentRejected(EngineError):
 
 
 class TooManyRequests(EngineError):
+    """``retry_after``: seconds until a retry may succeed, when known (the Retry-After header)."""
+
     status = 429
     code = "too_many_requests"
+
+    def __init__(self, message: str, *, errors: Any = None, retry_after: int | None = None) -> None:
+        super().__init__(message, errors=errors)
+        self.retry_after = retry_after

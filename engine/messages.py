@@ -32,7 +32,7 @@ from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from engine.errors import Conflict, InvalidInput, NotFound
+from engine.errors import Conflict, Forbidden, InvalidInput, NotFound
 from engine.models import MessageSubscription
 from engine.runtime.instances import ACTIVE, Loaded
 from engine.runtime.services import to_json_value
@@ -219,8 +219,11 @@ def _event(task: Any, definition: Any, name: str, keys: dict[str, Any], payload:
 
 
 def deliver_message(engine: Engine, *, tenant_id: str, name: str, correlation_keys: dict[str, Any],
-                    payload: dict[str, Any], actor: str | None) -> str:
+                    payload: dict[str, Any], actor: str | None, requested: bool = False) -> str:
     """Deliver a message to the instance of ``tenant_id`` waiting for it; returns its id.
+
+    ``requested``: the message comes from an API request, which may not reach the platform's
+    internal processes (``Runtime.internal_keys``): their messages come from their domain (403).
 
     Raises NotFound when no instance waits for this message with these keys (including a
     second delivery of a message already caught): a message is never dropped silently.
@@ -247,6 +250,8 @@ def deliver_message(engine: Engine, *, tenant_id: str, name: str, correlation_ke
             raise _not_found(name, keys)
         if loaded.row.status not in ACTIVE:
             raise Conflict(f"instance is {loaded.row.status}")
+        if requested and loaded.row.process_key in engine.runtime.internal_keys:
+            raise Forbidden(f"process {loaded.row.process_key!r} takes messages from the platform only")
         wf = loaded.workflow
         target = definition = None
         for guid in guids:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from alembic import command
@@ -29,11 +30,15 @@ def current(db: Database) -> str | None:
         return MigrationContext.configure(conn).get_current_revision()
 
 
-def upgrade(db: Database, revision: str = "head") -> str | None:
-    """Bring the schema to ``revision``; a no-op when it is already there."""
+def upgrade(db: Database, revision: str = "head", *, progress: Callable[[str], None] | None = None) -> str | None:
+    """Bring the schema to ``revision``; a no-op when it is already there. ``progress`` hears
+    about each revision as it is applied (``aicmp db upgrade`` on a terminal)."""
     if revision == "head" and current(db) == head():
         return head()
     cfg = _config()
+    if progress is not None:
+        progress(f"migrating the schema from {current(db) or 'empty'} to {revision}")
+        cfg.attributes["on_version_apply"] = lambda *, step, **_: progress(f"applied {step.up_revision_id}")
     with db.engine.begin() as conn:
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, revision)
@@ -79,6 +84,8 @@ def main(argv: list[str] | None = None) -> None:
         upgrade(db)
         revision(db, args.message, rev_id=next_id)
         db.dispose()
+    print(f"wrote revision {next_id} (after {current_head}): read it and keep only the operations of "
+          "your change; never edit an older revision")
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""Work done on a clock, in one daemon thread: the lost-job sweep and firing due timers.
+"""Work done on a clock, in one daemon thread: the lost-job sweep, firing due timers, hourly
+housekeeping and audit checkpoints.
 
 ``aicmp worker`` runs it beside its Celery consumer; ``aicmp serve`` runs it when no broker is
 configured (the embedded default). Every entry must be safe to run in many processes at once
@@ -24,6 +25,7 @@ log = logging.getLogger("aicmp.periodic")
 SWEEP_INTERVAL_S = 5.0
 TIMER_INTERVAL_S = 1.0
 EXPIRE_INTERVAL_S = 3600.0
+AUDIT_CHECKPOINT_INTERVAL_S = 3600.0
 
 
 @dataclass(frozen=True)
@@ -38,6 +40,7 @@ class Periodic:
 def periodic_work(engine: Engine) -> list[Periodic]:
     """Everything done on a clock, one line each; the same list serves ``aicmp worker`` and an
     embedded server (``PeriodicRunner(periodic_work(engine)).start()``)."""
+    from engine import audit
     from engine.maintenance import expire_records
     from engine.timers import drain_due_timers
 
@@ -49,6 +52,7 @@ def periodic_work(engine: Engine) -> list[Periodic]:
         Periodic("jobs-sweep", SWEEP_INTERVAL_S, lambda: jobs.requeue_lost_jobs(lost_after)),
         Periodic("timers", TIMER_INTERVAL_S, lambda: drain_due_timers(engine, worker_id())),
         Periodic("expire-records", EXPIRE_INTERVAL_S, lambda: expire_records(engine)),
+        Periodic("audit-checkpoint", AUDIT_CHECKPOINT_INTERVAL_S, lambda: audit.checkpoint(engine.db)),
     ]
 
 

@@ -61,7 +61,7 @@ class PlatformPorts:
     def session(self) -> Iterator[Session]:
         """A session inside a SAVEPOINT of this transaction: released on success, rolled back on error."""
         with Session(bind=self.connection, join_transaction_mode="create_savepoint",
-                     expire_on_commit=False) as s, s.begin():
+                     expire_on_commit=False, info=self.engine.db.info) as s, s.begin():
             yield s
 
 
@@ -120,7 +120,7 @@ def install(engine: Engine) -> None:
     is cancelled). Idempotent."""
     if engine in _installed:
         return
-    from engine.application_flow import release_on_cancel
+    from engine.application_flow import INTERNAL_PROCESSES, release_on_cancel
     from engine.site_messages import notify_assignments
 
     event.listen(engine.db.engine, "begin", lambda conn: _begin(engine, conn))
@@ -130,4 +130,5 @@ def install(engine: Engine) -> None:
     for hook in (refuse_short_submissions, notify_assignments, release_on_cancel):
         if hook not in hooks:
             hooks.append(hook)
+    engine.runtime.internal_keys.update(INTERNAL_PROCESSES)
     _installed.add(engine)

@@ -147,7 +147,9 @@ class Registry:
                     deployment_id=deployment.id, filename=proc.file, parser=proc.parser,
                     content_hash=digest, spec_json=spec_to_json(proc.parser, proc.spec),
                     inner_specs_json=specs_to_json(proc.parser, proc.inner_specs),
-                    called_keys=proc.called_keys)
+                    called_keys=proc.called_keys,
+                    start_roles=None if proc.start.roles is None else list(proc.start.roles),
+                    start_form=proc.start.form)
                 s.add(row)
                 s.flush()
                 result.definitions.append(DeployedDefinition(proc.key, version, row.id, tenant_id, created=True))

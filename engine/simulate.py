@@ -7,6 +7,9 @@ timers advanced on a frozen clock. Nothing touches a database.
 
 from __future__ import annotations
 
+import collections
+import json
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -24,7 +27,7 @@ from engine.spiff.loader import ParsedProcess
 from engine.spiff.script_engine import AicmpScriptEngine
 from tasks.registry import Operator
 
-MAX_ROUNDS = 500
+MAX_STEPS = 10_000  # tasks run (engine and user tasks) before a simulation is stopped as a loop
 
 
 @dataclass
@@ -95,8 +98,9 @@ def _advance_clock(workflow: BpmnWorkflow, frozen: clock.FrozenClock) -> bool:
 def simulate(process: ParsedProcess, processes: dict[str, ParsedProcess], *,
              files: dict[str, bytes], data: dict[str, Any] | None = None,
              task_data: dict[str, dict[str, Any]] | None = None,
-             stubs: dict[str, Any] | None = None) -> SimulationResult:
-    """Run ``process`` to its end (or until it cannot move); ``processes`` resolves call activities."""
+             stubs: dict[str, Any] | None = None, max_steps: int = MAX_STEPS) -> SimulationResult:
+    """Run ``process`` to its end (or until it cannot move, loops, or has run ``max_steps``
+    tasks); ``processes`` resolves call activities."""
     result = SimulationResult(process.key)
     stubs = stubs or {}
     subs = dict(process.inner_specs)
@@ -126,30 +130,128 @@ def simulate(process: ParsedProcess, processes: dict[str, ParsedProcess], *,
         wf = BpmnWorkflow(process.spec, subs, script_engine=AicmpScriptEngine(host))
         for task in wf.get_tasks(state=TaskState.READY):
             task.data.update(data or {})
-        seen: set = set()
-        for _ in range(MAX_ROUNDS):
-            advance(wf, process.parser, host)
-            result.path.extend(_label(t) for t in _newly_completed(wf, seen))
-            if host.incidents:
-                result.problem = host.incidents[0].message
+        watch = _Watch(wf, frozen, result, max_steps)
+        try:
+            while True:
+                advance(wf, process.parser, host, will_run=watch.step)
+                watch.record_path()
+                if host.incidents:
+                    first = host.incidents[0]
+                    result.problem = first.message
+                    if first.kind == "step-limit":  # the runtime's own limit for one advance
+                        result.problem += "; it kept visiting " + _most_visited(result.path)
+                    return result
+                if wf.is_completed():
+                    result.completed = True
+                    result.data = dict(wf.data)
+                    return result
+                watch.settled()
+                ready = wf.get_tasks(state=TaskState.READY, manual=True)
+                if ready:
+                    task = ready[0]
+                    schema_file, _ui = form_files(task.task_spec)
+                    schema = load_schema(files.get(schema_file)) if schema_file else None
+                    task.data.update(defaults(schema) if schema else {})
+                    task.data.update((task_data or {}).get(task.task_spec.bpmn_id, {}))
+                    watch.step(task)
+                    task.run()
+                    continue
+                if _answer_message(wf) or _advance_clock(wf, frozen):
+                    continue
+                waiting = [_label(t) for t in wf.get_tasks(state=TaskState.WAITING | TaskState.STARTED)]
+                result.problem = "stuck: waiting on " + (", ".join(waiting) or "nothing it can be given")
                 return result
-            if wf.is_completed():
-                result.completed = True
-                result.data = dict(wf.data)
-                return result
-            ready = wf.get_tasks(state=TaskState.READY, manual=True)
-            if ready:
-                task = ready[0]
-                schema_file, _ui = form_files(task.task_spec)
-                schema = load_schema(files.get(schema_file)) if schema_file else None
-                task.data.update(defaults(schema) if schema else {})
-                task.data.update((task_data or {}).get(task.task_spec.bpmn_id, {}))
-                task.run()
-                continue
-            if _answer_message(wf) or _advance_clock(wf, frozen):
-                continue
-            waiting = [_label(t) for t in wf.get_tasks(state=TaskState.WAITING | TaskState.STARTED)]
-            result.problem = "stuck: waiting on " + (", ".join(waiting) or "nothing it can be given")
+        except _Stop as stop:
+            watch.record_path()
+            result.problem = str(stop)
             return result
-        result.problem = f"no end after {MAX_ROUNDS} rounds"
-        return result
+
+
+class _Stop(Exception):
+    """Raised from inside a run (between two tasks) to end the simulation with a problem."""
+
+
+class _Watch:
+    """Sees every task a simulation runs, just before it runs, and stops the run when it
+
+    * comes back, once the engine has settled, to a state it was in before (same unfinished
+      tasks, same data, same clock: the simulation is deterministic, so it would go round that
+      loop for ever), naming the loop;
+    * has run ``limit`` tasks (a loop whose data changes each time round), naming the elements
+      it kept visiting; or
+    * would make SpiffWorkflow's task tree, one level deeper for each task run in sequence and
+      walked recursively by SpiffWorkflow, too deep for Python's recursion limit (the same report).
+    """
+
+    def __init__(self, wf: BpmnWorkflow, frozen: clock.FrozenClock, result: SimulationResult, limit: int) -> None:
+        self.wf, self.frozen, self.result, self.limit = wf, frozen, result, limit
+        self.done = 0
+        self.seen: set = set()  # completed tasks already on result.path
+        self.states: dict[str, int] = {}  # state signature -> len(result.path) when first seen
+        self.depth: dict[Any, int] = {}
+        self.max_depth = max(100, sys.getrecursionlimit() - 250)
+
+    def record_path(self) -> None:
+        self.result.path.extend(_label(t) for t in _newly_completed(self.wf, self.seen))
+
+    def step(self, task: Any) -> None:
+        self.done += 1
+        if self.done > self.limit:
+            self.record_path()
+            raise _Stop(f"no end after {self.limit} steps (the step limit): a loop? It kept visiting "
+                        + _most_visited(self.result.path))
+        if self._depth(task) > self.max_depth:
+            self.record_path()
+            raise _Stop(f"no end after {self.done} steps (SpiffWorkflow cannot nest its task tree any deeper): "
+                        "a loop? It kept visiting " + _most_visited(self.result.path))
+
+    def settled(self) -> None:
+        """Called when the engine has gone as far as it can on its own (only a user task, a
+        message or the clock can move it): stop if the run was in this very state before."""
+        self.record_path()
+        state = _signature(self.wf, self.frozen)
+        first = self.states.setdefault(state, len(self.result.path))
+        if first != len(self.result.path):
+            cycle = " -> ".join(_dedupe_cycle(self.result.path[first:]))
+            raise _Stop(f"loop: after {self.done} steps it came back to the same state (same tasks waiting, "
+                        f"same data) and would go round for ever; it kept visiting {cycle}")
+
+    def _depth(self, task: Any) -> int:
+        """Depth of ``task`` in its workflow's tree, walking up (iteratively) to the nearest task
+        whose depth is known (tasks completed without running, e.g. a caught message, count too)."""
+        chain = []
+        node, known = task, 0
+        while node is not None:
+            if node.id in self.depth:
+                known = self.depth[node.id]
+                break
+            chain.append(node)
+            node = node.parent
+        for n in reversed(chain):
+            known += 1
+            self.depth[n.id] = known
+        return known
+
+
+def _signature(wf: BpmnWorkflow, frozen: clock.FrozenClock) -> str:
+    """Everything the rest of a (deterministic) simulation depends on once the engine has settled:
+    the unfinished tasks with their state and data, the workflow's data objects and the clock.
+    Equal signatures at two such points of one run mean it would repeat itself from there for ever.
+    (Not between two engine tasks: there SpiffWorkflow's list of the tasks still to run in its
+    current pass is state too.)"""
+    live = sorted(
+        json.dumps([t.task_spec.name, t.state, t.data, t.internal_data], sort_keys=True, default=repr)
+        for t in wf.get_tasks(state=TaskState.NOT_FINISHED_MASK))
+    return json.dumps([live, wf.data, frozen.now().isoformat()], sort_keys=True, default=repr)
+
+
+def _dedupe_cycle(cycle: list[str]) -> list[str]:
+    """The cycle's elements in the order first visited (a label repeated inside it once)."""
+    return list(dict.fromkeys(cycle)) or ["(no element)"]
+
+
+def _most_visited(path: list[str], shown: int = 8) -> str:
+    """The elements visited most often in the second half of the run, with their counts."""
+    tail = collections.Counter(path[len(path) // 2:])
+    common = [(name, n) for name, n in tail.most_common(shown) if n > 1] or tail.most_common(shown)
+    return ", ".join(f"{name} ({path.count(name)} times)" for name, _n in common) or "nothing"

@@ -32,6 +32,7 @@ from engine.errors import Conflict, NotFound
 from engine.models import DueTimer, ProcessInstance
 from engine.runtime.instances import ACTIVE, Loaded
 from engine.runtime.steps import advance
+from engine.spiff.timer_events import stored_due
 
 if TYPE_CHECKING:
     from engine.core import Engine
@@ -86,10 +87,9 @@ def _as_due(value: Any) -> datetime | None:
     if not isinstance(value, str):
         return None
     try:
-        parsed = TimerEventDefinition.parse_time_or_duration(value)
-    except (ValueError, AttributeError, TypeError):
+        return stored_due(value)
+    except (ValueError, OverflowError):
         return None
-    return parsed if isinstance(parsed, datetime) else None
 
 
 def due_at(task: Any) -> datetime | None:
@@ -152,8 +152,19 @@ def _any_cycle(workflow: Any, guids: Iterable[str]) -> bool:
     return False
 
 
+def refuse_new_instances(_s: Session, loaded: Loaded) -> None:
+    """Save hook: a new instance whose first steps reached a timer with a refused value is not
+    stored; its start fails with that ``InvalidTimer`` (422: the start's variables gave the value).
+    A running instance keeps the incident ``AicmpScriptEngine.refuse_timer`` noted."""
+    if loaded.before:  # empty only for a new instance
+        return
+    refused = getattr(loaded.workflow.script_engine, "refused_timers", None)
+    if refused:
+        raise refused[0]
+
+
 def install(engine: Engine) -> None:
-    engine.runtime.save_hooks.append(mirror_timers)
+    engine.runtime.save_hooks.extend((refuse_new_instances, mirror_timers))
 
 
 # -- firing ----------------------------------------------------------------------------------

@@ -1,7 +1,8 @@
 """Deploy-time validation of a file set: the single check that deploy and ``aicmp bpmn check`` share.
 
 Errors (nothing is stored): XML that is unsafe or not well-formed, oversize files, parser
-errors, scripts the sandbox policy refuses, forms that are referenced but missing or invalid.
+errors, scripts the sandbox policy refuses, timers whose value is a literal the bounded timer
+reader refuses, forms that are referenced but missing or invalid.
 Warnings (returned with the deployment): XSD violations, operators nobody registered.
 """
 
@@ -17,10 +18,14 @@ from typing import Any
 
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
+from lxml import etree
 
+from engine import clock
 from engine.sandbox import check_source
+from engine.spiff import durations
 from engine.spiff.loader import ParsedProcess, load_processes
 from engine.spiff.xmlcheck import (
+    BPMN_NS,
     Finding,
     XmlRejected,
     form_references,
@@ -76,6 +81,28 @@ def _check_scripts(file: str, tree: Any) -> list[Finding]:
     return findings
 
 
+def _check_timer_literals(file: str, tree: Any) -> list[Finding]:
+    """Timers whose expression is a plain literal (``"PT24H"``): every instance would get that
+    value, so it is read now, with the bounds a running timer has (``engine.spiff.durations``)."""
+    findings = []
+    now = clock.now()
+    for el in tree.getroot().iter(*(f"{{{BPMN_NS}}}{kind}" for kind in durations.KINDS)):
+        try:
+            value = ast.literal_eval((el.text or "").strip())
+        except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+            continue  # an expression (a variable...): read when the timer starts
+        kind = etree.QName(el).localname
+        try:
+            durations.check(kind, value, now)
+        except durations.InvalidTimer as exc:
+            definition = el.getparent()
+            event = definition.getparent() if definition is not None else None
+            element_id = (event.get("id") if event is not None else None) or (
+                definition.get("id") if definition is not None else None)
+            findings.append(Finding(file, el.sourceline, element_id, f"{kind}: {exc.problem}"))
+    return findings
+
+
 def _check_form(file: str, data: bytes, is_schema: bool) -> list[Finding]:
     try:
         doc = json.loads(data)
@@ -122,6 +149,7 @@ def validate_files(
             continue
         (bpmn if kind == "bpmn" else dmn)[name] = tree
         v.errors.extend(_check_scripts(name, tree))
+        v.errors.extend(_check_timer_literals(name, tree))
         v.warnings.extend(xsd_findings(name, tree))
 
     schemas: set[str] = set()

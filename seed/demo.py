@@ -82,10 +82,13 @@ def product_files(root: Path = ROOT) -> dict[str, bytes]:
 
 
 def seed(engine: Engine, *, demo_password: str | None = None,
-         announce: Callable[[str], None] | None = print, demo_quota: bool = False) -> SeedReport:
+         announce: Callable[[str], None] | None = print, demo_quota: bool = False,
+         progress: Callable[[str], None] | None = None) -> SeedReport:
     """Create what is missing. ``demo_password`` beats ``AICMP_DEMO_PASSWORD``; without either a
     password is generated for the users created now and passed once to ``announce``.
-    ``demo_quota`` (``aicmp seed`` and a fresh ``aicmp serve``) also gives each tenant a quota."""
+    ``demo_quota`` (``aicmp seed`` and a fresh ``aicmp serve``) also gives each tenant a quota.
+    ``progress`` hears what each (slow) part is doing (``aicmp seed`` on a terminal)."""
+    step = progress or (lambda _message: None)
     report = SeedReport()
     with engine.db.read() as s:
         missing = [u for u in DEMO_USERS if s.scalar(select(User.id).where(User.username == u.username)) is None]
@@ -94,8 +97,11 @@ def seed(engine: Engine, *, demo_password: str | None = None,
         check_policy(engine.settings, password, field="AICMP_DEMO_PASSWORD")
     elif missing:
         password = report.generated_password = generate_password(engine.settings)
+    if missing:
+        step(f"hashing the password of {len(missing)} demo user(s)")
     hashes = {u.username: hash_password(engine.settings, password) for u in missing} if password else {}
 
+    step("roles, tenants, organisations, products, quotas and users")
     with engine.db.write() as s:
         _roles(s, report)
         tenants = _tenants(s, report)
@@ -111,6 +117,7 @@ def seed(engine: Engine, *, demo_password: str | None = None,
 
     files = product_files()
     if any(file_kind(n) == "bpmn" for n in files):
+        step(f"deploying {len(files)} process, decision and form files")
         result = engine.registry.deploy(files, actor=ACTOR, name="aicmp product processes")
         report.definitions = [f"{d.key} v{d.version}" for d in result.definitions]
     return report
@@ -118,7 +125,9 @@ def seed(engine: Engine, *, demo_password: str | None = None,
 
 # A tenant's quota (all of it allocated to its root organisation, a quarter to each child), so a
 # demo user can submit an application straight away. Only for a tenant that has no quota yet.
-DEMO_QUOTA = {"vcpu": 512, "memory_gib": 2048, "disk_gib": 20480, "instances": 100, "eips": 40, "gpus": 32}
+# 128 GiB of memory per GPU, as the A100 hosts have: the README walkthrough (two A100 hosts) runs
+# four times on a fresh database before the research organisation's quarter is used up.
+DEMO_QUOTA = {"vcpu": 512, "memory_gib": 4096, "disk_gib": 20480, "instances": 100, "eips": 40, "gpus": 32}
 
 
 def _quotas(s: Session, tenants: dict[str, str], orgs: dict[tuple[str, str], Organization],

@@ -13,10 +13,11 @@ from typing import Any
 
 from flask import Flask, Response, request, send_file
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
+from api.blueprints import Blueprint
 from api.blueprints.catalog import ProductSpecSchema
+from api.headers import content_disposition, served_type
 from api.idempotency import idempotent
 from api.pagination import PageArgs, offset, page, page_schema
 from api.security import client_ip, current_principal, engine, requires
@@ -371,9 +372,14 @@ class Attachment(MethodView):
     @requires(READ)
     @blp.response(200, content_type="application/octet-stream", description="the file as uploaded")
     def get(self, application_id: str, attachment_id: str) -> Any:
-        """Download an attachment."""
+        """Download an attachment.
+
+        Always a download (``Content-Disposition: attachment``); served as ``application/octet-stream``
+        unless its type is an inert one (PDF, PNG, JPEG, GIF, WebP, plain text, CSV)."""
         meta, path = attachments.open_file(engine(), current_principal(), application_id, attachment_id)
-        return send_file(path, mimetype=meta["content_type"], as_attachment=True, download_name=meta["filename"])
+        response = send_file(path, mimetype=served_type(meta["content_type"]))
+        response.headers["Content-Disposition"] = content_disposition(meta["filename"])
+        return response
 
     @requires(CREATE)
     @blp.response(204)

@@ -8,10 +8,10 @@ import json
 from typing import Any
 
 from flask import Response
-from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 from sqlalchemy import Select, func, select
 
+from api.blueprints import Blueprint
 from api.pagination import PageArgs, offset, page, page_schema
 from api.security import current_principal, engine, requires
 from engine.models import AuditEntry
@@ -33,6 +33,8 @@ class AuditEntrySchema(Schema):
     detail = fields.Dict()
     ip = fields.String(allow_none=True)
     hash = fields.String()
+    scheme = fields.String(metadata={"description": "hmac:<key id> (HMAC-SHA256 with the audit key), or sha256 "
+                                                    "for rows written before keyed hashing"})
 
 
 class AuditFilter(Schema):
@@ -91,7 +93,7 @@ def export_csv(args: dict[str, Any]) -> Any:
     out = io.StringIO()
     writer = csv.writer(out)
     columns = ("id", "at", "tenant_id", "actor", "action", "target_type", "target_id", "ip", "detail", "prev_hash",
-               "hash")
+               "hash", "scheme")
     writer.writerow(columns)
     with engine().db.read() as s:
         for row in s.scalars(q):

@@ -2,7 +2,8 @@
 
 These routes need no permission: logging in and changing a password need none at all (they
 prove the password instead), the rest only a valid token of any user. Tokens carry the user id
-as subject plus ``tid``, ``ep`` and ``role`` (see ``engine.identity.tokens``).
+as subject plus ``tid``, ``ep``, ``role`` and ``sid`` (see ``engine.identity.tokens``). A refresh
+rotates the refresh token; logout ends the whole session (``engine.identity.login``).
 """
 
 from __future__ import annotations
@@ -11,14 +12,14 @@ from typing import Any
 
 from flask import Flask, jsonify
 from flask_jwt_extended import create_access_token, create_refresh_token, decode_token, get_jwt, verify_jwt_in_request
-from flask_smorest import Blueprint
 from jwt import ExpiredSignatureError, InvalidTokenError
 from marshmallow import Schema, fields, validate
 
+from api.blueprints import Blueprint
 from api.errors import error_body
 from api.security import client_ip, current_principal, engine
 from engine import identity
-from engine.errors import InvalidInput, Unauthorized
+from engine.errors import InvalidInput
 from engine.identity import Grant, PasswordExpired
 
 blp = Blueprint("auth", __name__, url_prefix="/api/v1/auth", description="Log in and manage the session")
@@ -41,17 +42,14 @@ class TokensSchema(Schema):
     refresh_token = fields.String()
 
 
-class AccessTokenSchema(Schema):
-    access_token = fields.String()
-
-
 class LogoutSchema(Schema):
     refresh_token = fields.String(load_default=None, allow_none=True,
-                                  metadata={"description": "also revoke this refresh token"})
+                                  metadata={"description": "also end this refresh token's session (of the same "
+                                                           "user), when it is not the access token's"})
 
 
 class LoggedOutSchema(Schema):
-    revoked = fields.Integer(metadata={"description": "tokens newly revoked"})
+    revoked = fields.Integer(metadata={"description": "sessions newly ended"})
 
 
 class SwitchRoleSchema(Schema):
@@ -99,11 +97,13 @@ def _tokens(grant: Grant) -> dict[str, str]:
 @blp.response(200, TokensSchema)
 @blp.alt_response(401, description="wrong credentials, locked or disabled account")
 @blp.alt_response(403, description="password_expired: change it first")
+@blp.alt_response(429, description="too many failed logins from this address (see Retry-After)")
 def login(data: dict[str, Any]) -> dict[str, str]:
     """Log in.
 
     Any failure is 401 with one message; an expired password is 403 ``password_expired`` (change it
-    at ``POST /auth/password``)."""
+    at ``POST /auth/password``). An address with too many recent failures, overall or for this
+    username, gets 429 with Retry-After before the password is checked."""
     try:
         grant = identity.authenticate(engine(), data["username"], data["password"], tenant=data["tenant"],
                                       ip=client_ip())
@@ -117,6 +117,7 @@ def login(data: dict[str, Any]) -> dict[str, str]:
 @blp.arguments(PasswordChangeSchema)
 @blp.response(200, TokensSchema)
 @blp.alt_response(401, description="wrong credentials, locked or disabled account")
+@blp.alt_response(429, description="too many failed logins from this address (see Retry-After)")
 def change_password(data: dict[str, Any]) -> dict[str, str]:
     """Change the password with the current one (also when it has expired).
 
@@ -128,18 +129,15 @@ def change_password(data: dict[str, Any]) -> dict[str, str]:
 
 @blp.post("/refresh")
 @blp.doc(description="Send the refresh token as the bearer token.")
-@blp.response(200, AccessTokenSchema)
+@blp.response(200, TokensSchema)
 def refresh() -> dict[str, str]:
-    """A new access token for a refresh token.
+    """New tokens for a refresh token.
 
-    The refresh token must still be valid: not revoked, of the current session, its user enabled."""
+    The refresh token must still be valid: not revoked, of a live session, its user enabled. It is
+    used up: the answer holds a new refresh token as well. Presenting a used refresh token again
+    ends its whole session (both tokens from every refresh since the login)."""
     verify_jwt_in_request(refresh=True)
-    claims = get_jwt()
-    principal = identity.principal_for_token(engine(), claims)
-    if principal is None:
-        raise Unauthorized("the token was revoked, has expired or its user is disabled")
-    grant = Grant(principal.user_id, principal.tenant_id, claims[identity.CLAIM_EPOCH], principal.active_role)
-    return {"access_token": create_access_token(identity=grant.user_id, additional_claims=grant.claims())}
+    return _tokens(identity.refresh(engine(), get_jwt(), ip=client_ip()))
 
 
 @blp.post("/logout")
@@ -148,10 +146,10 @@ def refresh() -> dict[str, str]:
 def logout(data: dict[str, Any]) -> dict[str, int]:
     """Log out.
 
-    Revokes the access token sent, and the refresh token in the body if given."""
+    Ends the access token's session: the access and refresh tokens of that login stop working.
+    A refresh token in the body (of the same user) ends its session too."""
     principal = current_principal()
-    access = get_jwt()
-    tokens = [(access["jti"], identity.expiry(access))]
+    sessions = [get_jwt()[identity.CLAIM_SESSION]]
     if data.get("refresh_token"):
         try:
             claims = decode_token(data["refresh_token"])
@@ -162,8 +160,8 @@ def logout(data: dict[str, Any]) -> dict[str, int]:
         if claims is not None:
             if claims.get("type") != "refresh" or claims.get("sub") != principal.user_id:
                 raise _bad_refresh("is not a refresh token of this user")
-            tokens.append((claims["jti"], identity.expiry(claims)))
-    return {"revoked": identity.logout(engine(), principal, tokens, ip=client_ip())}
+            sessions.append(claims.get(identity.CLAIM_SESSION, ""))  # none: from before sessions, unusable
+    return {"revoked": identity.logout(engine(), principal, sessions, ip=client_ip())}
 
 
 def _bad_refresh(message: str) -> InvalidInput:
@@ -188,8 +186,9 @@ def switch_role(data: dict[str, Any]) -> dict[str, str]:
 
     No new login: the answer holds tokens that carry the role (403 if you do not hold it)."""
     principal = current_principal()
-    grant = identity.switch_role(engine(), principal, data["role"], epoch=get_jwt()[identity.CLAIM_EPOCH],
-                                 ip=client_ip())
+    claims = get_jwt()
+    grant = identity.switch_role(engine(), principal, data["role"], epoch=claims[identity.CLAIM_EPOCH],
+                                 session_id=claims[identity.CLAIM_SESSION], ip=client_ip())
     return _tokens(grant)
 
 

@@ -6,9 +6,9 @@ from typing import Any
 
 from flask import Response, request
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
+from api.blueprints import Blueprint
 from api.pagination import PageArgs, offset, page, page_schema
 from api.schemas import FindingSchema
 from api.security import client_ip, current_principal, engine, requires
@@ -16,6 +16,7 @@ from engine import processes
 from engine.errors import InvalidInput
 from engine.models import Incident, ProcessInstance
 from engine.registry import export_xml, visible_definition
+from engine.runtime.start_policy import api_start_check
 
 blp = Blueprint("processes", __name__, url_prefix="/api/v1", description="BPMN processes: deploy, run, follow")
 
@@ -223,11 +224,18 @@ class Instances(MethodView):
     @blp.arguments(StartSchema)
     @blp.response(201, InstanceSchema)
     def post(self, body: dict[str, Any]) -> Any:
-        """Start an instance of the newest version of a process key (your tenant's own version wins)."""
+        """Start an instance of the newest version of a process key (your tenant's own version wins).
+
+        The platform's internal processes (application, approval, order, ...) are started by their
+        own APIs: 403 here. A model that names its starters (``candidateStarterGroups``) is started
+        by those roles only (403). ``variables`` must match the start event's form (422 naming each
+        field); a process without a start form takes none."""
         principal = current_principal()
-        return engine().runtime.start(body["key"], tenant_id=_tenant_for(body["tenant_id"]),
-                                      initiator=principal.username, business_key=body["business_key"],
-                                      variables=body["variables"], ip=client_ip())
+        runtime = engine().runtime
+        check = api_start_check(principal, runtime.internal_keys, body["variables"])
+        return runtime.start(body["key"], tenant_id=_tenant_for(body["tenant_id"]),
+                             initiator=principal.username, business_key=body["business_key"],
+                             variables=body["variables"], ip=client_ip(), check=check)
 
 
 @blp.route("/process-instances/<string:instance_id>")
@@ -301,13 +309,14 @@ def retry_incident(incident_id: str) -> Any:
 @blp.arguments(MessageSchema)
 @blp.response(200, DeliveredSchema)
 def send_message(body: dict[str, Any]) -> Any:
-    """Deliver a correlated message (integrations, callbacks). 404 when no instance waits for it."""
+    """Deliver a correlated message (integrations, callbacks). 404 when no instance waits for it;
+    403 for the platform's internal processes, which take messages from the platform only."""
     from engine.messages import deliver_message
 
     principal = current_principal()
     instance_id = deliver_message(engine(), tenant_id=_tenant_for(body["tenant_id"]), name=body["name"],
                                   correlation_keys=body["correlation_keys"], payload=body["payload"],
-                                  actor=principal.username)
+                                  actor=principal.username, requested=True)
     return {"instance_id": instance_id}
 
 

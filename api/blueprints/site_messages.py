@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
+from api.blueprints import Blueprint
 from api.pagination import PageArgs, offset, page, page_schema
 from api.security import current_principal, engine, requires
 from engine import site_messages

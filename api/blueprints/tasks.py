@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
+from api.blueprints import Blueprint
 from api.blueprints.processes import InstanceSchema
 from api.pagination import PageArgs, offset, page, page_schema
 from api.security import client_ip, current_principal, engine, requires

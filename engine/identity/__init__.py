@@ -12,6 +12,7 @@ from engine.identity.login import (
     authenticate,
     change_password,
     logout,
+    refresh,
     switch_role,
 )
 from engine.identity.passwords import (
@@ -23,16 +24,28 @@ from engine.identity.passwords import (
     prepare_password,
     verify_password,
 )
-from engine.identity.tokens import CLAIM_EPOCH, CLAIM_ROLE, CLAIM_TENANT, Grant, expiry, principal_for_token, revoke
+from engine.identity.throttle import LoginThrottled
+from engine.identity.tokens import (
+    CLAIM_EPOCH,
+    CLAIM_ROLE,
+    CLAIM_SESSION,
+    CLAIM_TENANT,
+    Grant,
+    expiry,
+    principal_for_token,
+    revoke,
+)
 from engine.identity.users import create_user, describe, insert_user, reset_password, roles_by_code
 
 __all__ = [
     "CLAIM_EPOCH",
     "CLAIM_ROLE",
+    "CLAIM_SESSION",
     "CLAIM_TENANT",
     "GENERIC_FAILURE",
     "AuthenticationFailed",
     "Grant",
+    "LoginThrottled",
     "PasswordExpired",
     "RoleNotHeld",
     "authenticate",
@@ -48,6 +61,7 @@ __all__ = [
     "needs_rehash",
     "policy_problems",
     "prepare_password",
+    "refresh",
     "principal_for_token",
     "reset_password",
     "revoke",

@@ -1,9 +1,11 @@
 """What a token carries, and turning a verified token back into a Principal on every request.
 
 A token's subject is the user id; its extra claims are ``tid`` (tenant id, null for platform
-staff), ``ep`` (the user's session epoch when it was issued) and ``role`` (the active role, null
-for "all my roles"). Bumping ``users.session_epoch`` (single-session login, password change or
-reset) therefore ends every older token at once; logout revokes single tokens by ``jti``.
+staff), ``ep`` (the user's session epoch when it was issued), ``role`` (the active role, null
+for "all my roles") and ``sid`` (its session: the login it descends from). Bumping
+``users.session_epoch`` (single-session login, password change or reset) ends every older token
+at once; revoking an ``auth_sessions`` row (logout, refresh-token reuse) ends every token of that
+login; a rotated refresh token is revoked on its own by ``jti``.
 """
 
 from __future__ import annotations
@@ -13,10 +15,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import and_, bindparam, delete, or_, select
+from sqlalchemy import and_, bindparam, exists, or_, select, update
 from sqlalchemy.orm import Session
 
-from engine.models import RevokedToken, Role, Tenant, User, UserRole
+from engine import clock
+from engine.config import Settings
+from engine.models import AuthSession, RevokedToken, Role, Tenant, User, UserRole
 from engine.principal import Principal
 
 if TYPE_CHECKING:
@@ -25,6 +29,7 @@ if TYPE_CHECKING:
 CLAIM_TENANT = "tid"
 CLAIM_EPOCH = "ep"
 CLAIM_ROLE = "role"
+CLAIM_SESSION = "sid"
 
 
 @dataclass(frozen=True)
@@ -35,15 +40,20 @@ class Grant:
     tenant_id: str | None
     epoch: int
     role: str | None
+    session_id: str
 
     def claims(self) -> dict[str, Any]:
-        return {CLAIM_TENANT: self.tenant_id, CLAIM_EPOCH: self.epoch, CLAIM_ROLE: self.role}
+        return {CLAIM_TENANT: self.tenant_id, CLAIM_EPOCH: self.epoch, CLAIM_ROLE: self.role,
+                CLAIM_SESSION: self.session_id}
 
 
 def _statements() -> tuple[Any, Any]:
     """Built once: compiling a statement costs more than running it (this runs on every request)."""
     users, roles, user_roles, tenants = User.__table__, Role.__table__, UserRole.__table__, Tenant.__table__
-    revoked = select(RevokedToken.__table__.c.jti).where(RevokedToken.__table__.c.jti == bindparam("jti"))
+    revoked_tokens, sessions = RevokedToken.__table__, AuthSession.__table__
+    ended = select(exists().where(revoked_tokens.c.jti == bindparam("jti")),
+                   ~exists().where(sessions.c.id == bindparam("sid"), sessions.c.user_id == bindparam("user_id"),
+                                   sessions.c.revoked_at.is_(None)))
     role_visible = or_(roles.c.tenant_id.is_(None), roles.c.tenant_id == users.c.tenant_id)
     user = (select(users.c.username, users.c.tenant_id, users.c.organization_id, users.c.enabled,
                    users.c.session_epoch, tenants.c.enabled, roles.c.code)
@@ -51,25 +61,26 @@ def _statements() -> tuple[Any, Any]:
                          .outerjoin(user_roles, user_roles.c.user_id == users.c.id)
                          .outerjoin(roles, and_(roles.c.id == user_roles.c.role_id, role_visible)))
             .where(users.c.id == bindparam("user_id")))
-    return revoked, user  # one row per role of the user (one row if it has none)
+    return ended, user  # (token revoked, session ended); one row per role of the user (one row if it has none)
 
 
-_REVOKED, _USER = _statements()
+_ENDED, _USER = _statements()
 
 
 def principal_for_token(engine: Engine, claims: Mapping[str, Any]) -> Principal | None:
     """The caller behind verified JWT ``claims``, or None when the token must no longer work.
 
-    None when: the jti was revoked, the epoch is stale, the user is gone or disabled, its tenant is
-    disabled or is not the token's, or the token's active role is no longer held. Two indexed
-    queries (revocation by primary key; the user joined with its roles) on one connection, with
-    statements compiled once.
+    None when: the jti was revoked, its session ended (or is unknown: tokens from before sessions
+    existed), the epoch is stale, the user is gone or disabled, its tenant is disabled or is not the
+    token's, or the token's active role is no longer held. Two indexed queries (revocation and
+    session by primary key; the user joined with its roles) on one connection, with statements
+    compiled once.
     """
-    user_id, jti, epoch = claims.get("sub"), claims.get("jti"), claims.get(CLAIM_EPOCH)
-    if not isinstance(user_id, str) or not isinstance(jti, str) or not isinstance(epoch, int):
+    user_id, jti, epoch, sid = claims.get("sub"), claims.get("jti"), claims.get(CLAIM_EPOCH), claims.get(CLAIM_SESSION)
+    if not all(isinstance(v, str) for v in (user_id, jti, sid)) or not isinstance(epoch, int):
         return None
     with engine.db.engine.connect() as conn:
-        if conn.execute(_REVOKED, {"jti": jti}).first() is not None:
+        if any(conn.execute(_ENDED, {"jti": jti, "sid": sid, "user_id": user_id}).one()):
             return None
         rows = conn.execute(_USER, {"user_id": user_id}).all()
     if not rows:
@@ -87,20 +98,40 @@ def principal_for_token(engine: Engine, claims: Mapping[str, Any]) -> Principal 
                      roles=roles, active_role=role)
 
 
-def revoke(session: Session, tokens: Iterable[tuple[str, datetime]]) -> int:
-    """Revoke ``(jti, expires_at)`` pairs in the caller's transaction; purge revocations past expiry.
+def session_expiry(settings: Settings) -> datetime:
+    """When a refresh token issued now expires (JWT expiry is judged on the real clock)."""
+    return datetime.now(UTC) + timedelta(days=settings.refresh_token_days)
 
-    Expired rows are safe to drop because an expired token fails signature-time checks anyway;
-    JWT expiry is judged on the real clock, so the purge uses it too (never the test clock).
-    """
-    count = 0
-    for jti, expires_at in tokens:
-        if session.get(RevokedToken, jti) is None:
-            session.add(RevokedToken(jti=jti, expires_at=expires_at))
-            count += 1
+
+def start_session(session: Session, settings: Settings, user_id: str) -> str:
+    """A new login's session, in the caller's transaction; its id goes into every token of the login."""
+    row = AuthSession(user_id=user_id, expires_at=session_expiry(settings))
+    session.add(row)
     session.flush()
-    session.execute(delete(RevokedToken).where(RevokedToken.expires_at < datetime.now(UTC)))
-    return count
+    return row.id
+
+
+def live_session(session: Session, settings: Settings, user_id: str, session_id: Any) -> AuthSession | None:
+    """Lock ``user_id``'s session ``session_id`` if it has not ended, and stretch it to the lifetime of a
+    refresh token issued now (the caller is about to issue one); None if it has ended."""
+    row = session.get(AuthSession, session_id, with_for_update=True) if isinstance(session_id, str) else None
+    if row is None or row.revoked_at is not None or row.user_id != user_id:
+        return None
+    row.expires_at = session_expiry(settings)
+    return row
+
+
+def end_sessions(session: Session, user_id: str, session_ids: Iterable[str]) -> int:
+    """End ``user_id``'s given sessions (every token of each); returns how many were still live."""
+    return session.execute(update(AuthSession).where(
+        AuthSession.id.in_(set(session_ids)), AuthSession.user_id == user_id, AuthSession.revoked_at.is_(None))
+        .values(revoked_at=clock.now())).rowcount or 0
+
+
+def revoke(session: Session, jti: str, expires_at: datetime) -> None:
+    """Revoke one token in the caller's transaction (a used refresh token). The hourly housekeeping
+    (``engine.maintenance``) drops the row once the token has expired anyway."""
+    session.add(RevokedToken(jti=jti, expires_at=expires_at))
 
 
 def expiry(claims: Mapping[str, Any]) -> datetime:

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from engine import audit, clock
 from engine.errors import Conflict, InvalidInput, NotFound
+from engine.identity import throttle
 from engine.identity.passwords import prepare_password
 from engine.models import Organization, Role, Tenant, User, UserRole
 from engine.principal import Principal
@@ -105,6 +106,7 @@ def reset_password(engine: Engine, user_id: str, new_password: str, *, tenant_id
         user.password_changed_at = clock.now()
         user.failed_logins = 0
         user.locked_until = None
+        throttle.forget(s, user.username)
         user.session_epoch += 1
         audit.record(s, action="user.password-reset", actor=actor, tenant_id=user.tenant_id, target_type="user",
                      target_id=user.id, detail={"username": user.username}, ip=ip)

@@ -19,6 +19,7 @@ def run() -> None:
         target_metadata=target_metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        on_version_apply=config.attributes.get("on_version_apply"),  # progress (aicmp db upgrade)
     )
     with context.begin_transaction():
         context.run_migrations()

@@ -1,8 +1,8 @@
 """SQLAlchemy models; importing this package registers every table on ``Base.metadata``."""
 
 from engine.models import applications, catalog  # noqa: F401 - register their tables
-from engine.models.api_state import IdempotencyRecord, PolicyVersion, RevokedToken
-from engine.models.audit import AuditEntry
+from engine.models.api_state import AuthSession, IdempotencyRecord, LoginFailure, PolicyVersion, RevokedToken
+from engine.models.audit import AuditCheckpoint, AuditEntry
 from engine.models.base import Base
 from engine.models.inbox import HumanTask, HumanTaskCandidate
 from engine.models.process import (
@@ -30,10 +30,13 @@ from engine.models.waits import DueTimer, Job, MessageSubscription
 
 __all__ = [
     "QUOTA_DIMENSIONS",
+    "AuditCheckpoint",
     "AuditEntry",
+    "AuthSession",
     "BusinessSystem",
     "BusinessSystemMember",
     "IdempotencyRecord",
+    "LoginFailure",
     "Organization",
     "PolicyVersion",
     "Quota",

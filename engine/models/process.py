@@ -67,6 +67,10 @@ class ProcessDefinition(Base):
     spec_json: Mapped[str] = mapped_column(Text)
     inner_specs_json: Mapped[str] = mapped_column(Text)
     called_keys: Mapped[list[Any]] = mapped_column(default=list)
+    # How the API may start it (engine.start_policy): the role codes that may (None: anyone with
+    # the start permission) and the start event's form, the only variables a start request may pass.
+    start_roles: Mapped[list[Any] | None]
+    start_form: Mapped[str | None] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

@@ -25,12 +25,13 @@ from engine.db import Database
 from engine.errors import Conflict, InvalidInput, NotFound
 from engine.models import Incident, ProcessDefinition, ProcessInstance, TaskHistory
 from engine.registry import resolve
-from engine.runtime import history
-from engine.runtime.services import IncidentNote, ServiceHost, to_json_value
+from engine.runtime import history, storable
+from engine.runtime.services import IncidentNote, InstanceScope, ServiceHost, to_json_value
 from engine.runtime.specs import SPECS
+from engine.runtime.start_policy import StartCheck
 from engine.runtime.steps import advance
 from engine.spiff.script_engine import AicmpScriptEngine
-from engine.spiff.serializer import serializer, state_from_json, state_to_json
+from engine.spiff.serializer import serializer, state_from_json
 from tasks.registry import REGISTRY, OperatorRegistry
 
 
@@ -68,11 +69,14 @@ class Runtime:
         # Run inside the save transaction, in order: they mirror the workflow into the inbox,
         # timer, subscription and job tables. A hook may queue work for after the commit.
         self.save_hooks: list[SaveHook] = []
+        # Keys only their domain's service starts (engine.runtime.start_policy); domains add theirs.
+        self.internal_keys: set[str] = set()
 
     # -- loading and saving -------------------------------------------------------------
 
-    def _host(self) -> ServiceHost:
-        return ServiceHost(self.operators.get, async_enabled=self.async_enabled)
+    def _host(self, tenant_id: str, key: str, initiator: str | None, business_key: str | None) -> ServiceHost:
+        scope = InstanceScope(tenant_id, key, initiator, business_key, internal=key in self.internal_keys)
+        return ServiceHost(self.operators.get, async_enabled=self.async_enabled, scope=scope)
 
     def _bind(self, s: Session, definition: ProcessDefinition, tenant_id: str) -> dict[str, int]:
         """Bind every called key, recursively, to its latest version for this tenant, now."""
@@ -120,7 +124,7 @@ class Runtime:
     def load(self, s: Session, row: ProcessInstance) -> Loaded:
         """The instance's workflow, restored. Read-only unless done inside ``mutation`` (which saves)."""
         kind, spec, subs = self._specs(s, row.definition_id, row.bound_definitions)
-        host = self._host()
+        host = self._host(row.tenant_id, row.process_key, row.initiator, row.business_key)
         wf = state_from_json(kind, row.state_json, spec, subs)
         wf.script_engine = AicmpScriptEngine(host)
         return Loaded(row, wf, kind, host, history.snapshot(wf))
@@ -168,11 +172,11 @@ class Runtime:
 
     def _save(self, s: Session, loaded: Loaded, actor: str | None, *, insert: bool = False) -> None:
         row = loaded.row
+        state = storable.state_json(loaded)  # first: task data it cannot store becomes incidents, not a failure
         new_incidents = self._record(s, loaded, actor)
         status = self._status(s, loaded, new_incidents)
         now = clock.now()
         ended = now if status in ("completed", "cancelled") else None
-        state = state_to_json(loaded.kind, loaded.workflow)
         if insert:
             row.state_json, row.status, row.updated_at, row.ended_at = state, status, now, ended
             s.add(row)
@@ -195,7 +199,11 @@ class Runtime:
     # -- operations ---------------------------------------------------------------------
 
     def start(self, key: str, *, tenant_id: str, initiator: str | None = None, business_key: str | None = None,
-              variables: dict[str, Any] | None = None, ip: str | None = None) -> ProcessInstance:
+              variables: dict[str, Any] | None = None, ip: str | None = None,
+              check: StartCheck | None = None) -> ProcessInstance:
+        """Start the newest version of ``key`` for ``tenant_id``. ``check`` runs first, in the same
+        transaction, with the definition and the versions its call activities bind to (a start
+        request's ``start_policy.api_start_check``); domain services start without one."""
         try:
             data = to_json_value(variables or {})
         except TypeError as exc:
@@ -205,8 +213,10 @@ class Runtime:
         with self.db.write() as s:
             definition = resolve(s, key, tenant_id)
             bound = self._bind(s, definition, tenant_id)
+            if check is not None:
+                check(s, definition, bound)
             kind, spec, subs = self._specs(s, definition.id, bound)
-            host = self._host()
+            host = self._host(tenant_id, key, initiator, business_key)
             wf = BpmnWorkflow(spec, subs, script_engine=AicmpScriptEngine(host))
             for task in wf.get_tasks(state=TaskState.READY):
                 task.data.update(data)

@@ -8,13 +8,51 @@ turn an ``OperatorError`` into a BPMN error and anything else into an incident.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from typing import Any
 
+from tasks.ports import Refused
 from tasks.registry import Operator, OperatorError
+
+
+@dataclass(frozen=True)
+class InstanceScope:
+    """The process instance an operator runs for: the ports it calls reach only this tenant's rows,
+    and only the objects this instance was started for (its business key).
+
+    ``internal``: the instance's process is one its domain starts itself (``Runtime.internal_keys``),
+    so its business key was checked by that domain's service before the start; a process started
+    by a request may have been given any business key, and the domain ports refuse to change
+    objects for it.
+    """
+
+    tenant_id: str
+    process_key: str
+    initiator: str | None = None
+    business_key: str | None = None
+    internal: bool = False
+
+
+_SCOPE: ContextVar[InstanceScope | None] = ContextVar("aicmp_instance_scope", default=None)
+
+
+def current_scope() -> InstanceScope | None:
+    """The instance whose service task is running in this context, if any."""
+    return _SCOPE.get()
+
+
+@contextmanager
+def running_for(scope: InstanceScope | None) -> Iterator[None]:
+    token = _SCOPE.set(scope)
+    try:
+        yield
+    finally:
+        _SCOPE.reset(token)
 
 
 @dataclass
@@ -61,6 +99,7 @@ def to_json_value(value: Any) -> Any:
 class ServiceHost:
     resolve: Callable[[str], Operator | None]
     async_enabled: bool = False
+    scope: InstanceScope | None = None  # None only outside an instance (bpmn simulate)
     failures: list[OperatorFailure] = field(default_factory=list)
     incidents: list[IncidentNote] = field(default_factory=list)
     jobs: list[Job] = field(default_factory=list)
@@ -77,9 +116,13 @@ class ServiceHost:
             self.jobs.append(Job(task, operator, params))
             return None
         try:
-            result = to_json_value(op(**params))
+            with running_for(self.scope):
+                result = to_json_value(op(**params))
         except OperatorError as exc:
             self.failures.append(OperatorFailure(task, operator, exc))
+            return None
+        except Refused as exc:  # a port's refusal is the BPMN error its code names, for every operator
+            self.failures.append(OperatorFailure(task, operator, OperatorError(exc.code, exc.message)))
             return None
         except Exception as exc:  # noqa: BLE001 - an operator bug becomes an incident, not a crash
             self.incidents.append(IncidentNote(task, "operator-error", f"{type(exc).__name__}: {exc}",

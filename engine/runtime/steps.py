@@ -8,6 +8,7 @@ instance's state is still saved, so nothing done before the failure is lost.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import ErrorEventDefinition as BpmnError
@@ -17,6 +18,7 @@ from SpiffWorkflow.spiff.specs.event_definitions import ErrorEventDefinition as 
 from SpiffWorkflow.util.task import TaskState
 
 from engine.runtime.services import IncidentNote, ServiceHost
+from engine.sandbox import step_budget
 
 _ERROR_CLASS = {"spiff": SpiffError, "camunda": BpmnError}
 
@@ -48,15 +50,57 @@ def _errored_task(workflow: Any, exc: SpiffWorkflowException) -> Any:
     return workflow.get_next_task(state=TaskState.ERROR)
 
 
-def advance(workflow: Any, kind: str, host: ServiceHost) -> None:
-    """Run engine steps until only people, clocks, messages or outside results can move it."""
-    while True:
-        try:
-            workflow.do_engine_steps()
-        except SpiffWorkflowException as exc:
-            task = _errored_task(workflow, exc)
-            host.incidents.append(IncidentNote(task, "script-error", str(exc)))
-            return
-        if not host.failures:
-            return
-        _throw(workflow, kind, host)
+MAX_STEPS = 500
+"""Engine steps one ``advance`` may run. A model can loop without any script (a sequence flow back
+to an earlier task) and SpiffWorkflow would step it inside the caller's transaction until, about
+1,000 steps deep, its recursive task iteration loses sight of the tasks and reports the workflow
+*completed*. Past this many steps the run stops where it is and the instance gets an incident
+(``step-limit``); retrying it runs the next steps."""
+
+
+SCRIPT_SECONDS = 2.0
+SCRIPT_ITERATIONS = 200_000
+"""What all scripts, conditions and expressions of one ``advance`` may use together. ``advance``
+runs inside the caller's write transaction (on SQLite: the database's one write lock), so this is
+the longest any model's scripts can hold up another tenant's writes; past it the step's scripts
+fail with ``ScriptLimitExceeded`` and the instance gets an incident."""
+
+
+class _StepLimit(Exception):
+    def __init__(self, task: Any) -> None:
+        super().__init__(f"more than {MAX_STEPS} engine steps without waiting for anything: the model "
+                         f"loops (last at {task.task_spec.bpmn_id or task.task_spec.name})")
+        self.task = task
+
+
+def advance(workflow: Any, kind: str, host: ServiceHost, *,
+            will_run: Callable[[Any], None] | None = None) -> None:
+    """Run engine steps until only people, clocks, messages or outside results can move it.
+
+    ``will_run`` is called with each task before it runs (simulate counts steps with it; an
+    exception it raises stops the run and propagates). At most ``MAX_STEPS`` steps: then the
+    instance gets an incident (``step-limit``)."""
+    steps = 0
+
+    def counted(task: Any) -> None:
+        nonlocal steps
+        steps += 1
+        if steps > MAX_STEPS:
+            raise _StepLimit(task)
+        if will_run is not None:
+            will_run(task)
+
+    with step_budget(seconds=SCRIPT_SECONDS, iterations=SCRIPT_ITERATIONS):
+        while True:
+            try:
+                workflow.do_engine_steps(will_complete_task=counted)
+            except _StepLimit as exc:
+                host.incidents.append(IncidentNote(exc.task, "step-limit", str(exc)))
+                return
+            except SpiffWorkflowException as exc:
+                task = _errored_task(workflow, exc)
+                host.incidents.append(IncidentNote(task, "script-error", str(exc)))
+                return
+            if not host.failures:
+                return
+            _throw(workflow, kind, host)

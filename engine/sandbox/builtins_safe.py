@@ -17,7 +17,7 @@ from types import ModuleType
 from typing import Any
 
 from .budget import counted, current
-from .checks import TypeProxy, check_repr_size
+from .checks import TypeProxy, check_repr_size, sized_or_counted
 from .guards import SAFE_MODULES, guarded_pow
 
 
@@ -40,15 +40,76 @@ def _to_int_checked(func: Any) -> Any:
     return checked
 
 
+def _operands_checked(func: Any) -> Any:
+    """gcd, isqrt, divmod: cost grows with the operands' size; refuse oversized ones first."""
+    def checked(*args: Any) -> Any:
+        current().check_operands(*args)
+        return func(*args)
+    checked.__name__ = func.__name__
+    return checked
+
+
+def _log2_factorial(n: int) -> float:
+    return _math.lgamma(n + 1) / _math.log(2) if n < 2 ** 50 else _math.inf
+
+
+def _int_arg(value: Any) -> int:
+    return value if isinstance(value, int) else _math.inf  # type: ignore[return-value]
+
+
+def _factorial(n: Any) -> int:
+    """math.factorial with the result's size checked first (log2(n!) bits)."""
+    if isinstance(n, int) and n > 1:
+        current().check_bits(_log2_factorial(n))
+    return _math.factorial(n)
+
+
+def _perm(n: Any, k: Any = None) -> int:
+    if isinstance(n, int) and n > 1 and (k is None or isinstance(k, int) and 0 < k <= n):
+        kk = n if k is None else k
+        current().check_bits(_log2_factorial(n) - _log2_factorial(n - kk) if n < 2 ** 50
+                             else kk * n.bit_length())
+    return _math.perm(n, k)
+
+
+def _comb(n: Any, k: Any) -> int:
+    if isinstance(n, int) and isinstance(k, int) and n > 1 and 0 < k < n:
+        kk = min(k, n - k)
+        current().check_bits(_log2_factorial(n) - _log2_factorial(kk) - _log2_factorial(n - kk)
+                             if n < 2 ** 50 else kk * n.bit_length())
+    return _math.comb(n, k)
+
+
+def _lcm(*ints: Any) -> int:
+    """math.lcm: the result has at most the sum of the operands' bits."""
+    current().check_bits(sum(i.bit_length() for i in ints if isinstance(i, int)))
+    return _math.lcm(*ints)
+
+
+def _prod(iterable: Any, /, *, start: Any = 1) -> Any:
+    """math.prod: items pulled through the counter; an int product's bits are summed first."""
+    budget = current()
+    items, _ = sized_or_counted(budget, iterable)
+    if isinstance(start, int) and all(isinstance(i, int) for i in items):
+        budget.check_bits(start.bit_length() + sum(i.bit_length() for i in items))
+    return _math.prod(items, start=start)
+
+
+def _fsum(iterable: Any) -> float:
+    return _math.fsum(_items(iterable))
+
+
 DATETIME = _curated_module("datetime", _datetime, [
     "date", "datetime", "time", "timedelta", "timezone", "tzinfo", "MINYEAR", "MAXYEAR", "UTC"])
 MATH = _curated_module("math", _math, [
     "acos", "asin", "atan", "atan2", "copysign", "cos", "cosh", "degrees", "e", "exp", "expm1",
-    "fabs", "fmod", "frexp", "fsum", "gcd", "hypot", "inf", "isclose", "isfinite", "isinf", "isnan",
-    "isqrt", "ldexp", "log", "log10", "log1p", "log2", "modf", "nan", "pi", "radians", "remainder",
-    "sin", "sinh", "sqrt", "tan", "tanh", "tau"],  # no factorial/comb/perm/prod/lcm: huge ints
+    "fabs", "fmod", "frexp", "hypot", "inf", "isclose", "isfinite", "isinf", "isnan",
+    "ldexp", "log", "log10", "log1p", "log2", "modf", "nan", "pi", "radians", "remainder",
+    "sin", "sinh", "sqrt", "tan", "tanh", "tau"],
     floor=_to_int_checked(_math.floor), ceil=_to_int_checked(_math.ceil),
-    trunc=_to_int_checked(_math.trunc), pow=_math.pow)
+    trunc=_to_int_checked(_math.trunc), pow=_math.pow, gcd=_operands_checked(_math.gcd),
+    isqrt=_operands_checked(_math.isqrt), fsum=_fsum, factorial=_factorial, perm=_perm, comb=_comb,
+    lcm=_lcm, prod=_prod)
 
 
 def _items(iterable: Any) -> Any:
@@ -83,9 +144,32 @@ def _str(*args: Any, **kwargs: Any) -> str:
 
 
 def _int(*args: Any, **kwargs: Any) -> int:
+    """int(): `int(hex_text, 16)` would build a 4-bits-a-character int (Python's 4300-digit
+    limit covers base 10 only), `int(Decimal('1e999999'))` a 3-million-bit one: refused first."""
     if args:
-        current().check_decimal_to_int(args[0])
+        budget = current()
+        budget.check_decimal_to_int(args[0])
+        base = args[1] if len(args) > 1 else kwargs.get("base", 10)
+        budget.check_number_text(args[0], base if isinstance(base, int) else 10)
     return int(*args, **kwargs)
+
+
+def _float(*args: Any) -> float:
+    if args:
+        current().check_number_text(args[0])
+    return float(*args)
+
+
+def _decimal(*args: Any, **kwargs: Any) -> Decimal:
+    """Decimal(): the result keeps every digit of its argument (the context rounds only
+    arithmetic), and Decimal arithmetic grows with them; long text is refused first."""
+    if args:
+        budget = current()
+        value = args[0]
+        budget.check_number_text(value)
+        if isinstance(value, (tuple, list)) and len(value) == 3 and hasattr(value[1], "__len__"):
+            budget.check_digits(len(value[1]))  # Decimal((sign, digits, exponent))
+    return Decimal(*args, **kwargs)
 
 
 def _range(*args: Any) -> range:
@@ -125,7 +209,8 @@ def _sum(iterable: Any, /, start: Any = 0) -> Any:
         for item in _items(iterable):
             if type(item) is not type(start):
                 raise TypeError(f"can only concatenate {type(start).__name__} to {type(start).__name__}")
-            budget.check_size(len(total) + len(item))
+            budget.check_size(len(total) + len(item), 0)
+            budget.charge(len(item) * 8)
             total.extend(item)
         return total if type(start) is list else tuple(total)
     return sum(_items(iterable), start)
@@ -149,7 +234,7 @@ def _all(iterable: Any) -> bool:
 
 
 _PLAIN = [
-    "abs", "bool", "callable", "chr", "divmod", "enumerate", "filter", "float", "hex", "isinstance",
+    "abs", "bool", "callable", "chr", "enumerate", "filter", "hex", "isinstance",
     "issubclass", "len", "map", "oct", "ord", "reversed", "slice", "zip",
     "ArithmeticError", "AssertionError", "AttributeError", "Exception", "IndexError", "KeyError",
     "LookupError", "NameError", "NotImplementedError", "OverflowError", "RuntimeError",
@@ -160,17 +245,18 @@ SAFE_BUILTINS: dict[str, Any] = {name: getattr(builtins, name) for name in _PLAI
 SAFE_BUILTINS.update({
     "list": TypeProxy(list, _list), "tuple": TypeProxy(tuple, _tuple), "set": TypeProxy(set, _set),
     "dict": TypeProxy(dict, _dict), "str": TypeProxy(str, _str), "int": TypeProxy(int, _int),
-    "range": TypeProxy(range, _range),
+    "range": TypeProxy(range, _range), "float": TypeProxy(float, _float),
+    "divmod": _operands_checked(divmod),
     "repr": _repr, "round": _round, "pow": guarded_pow, "sorted": _sorted, "sum": _sum,
     "min": _min_max(min), "max": _min_max(max), "any": _any, "all": _all,
     "datetime": DATETIME, "date": _datetime.date, "timedelta": _datetime.timedelta,
-    "timezone": _datetime.timezone, "Decimal": Decimal, "math": MATH,
+    "timezone": _datetime.timezone, "Decimal": TypeProxy(Decimal, _decimal), "math": MATH,
 })
 
 # Builtins whose use means the code needs a live budget (everything else is a plain builtin).
 BUDGET_BUILTINS = frozenset({
     "list", "tuple", "set", "dict", "str", "int", "range", "repr", "round", "pow", "sorted", "sum",
-    "min", "max", "any", "all", "math"})
+    "min", "max", "any", "all", "math", "float", "divmod", "Decimal"})
 
 
 def build_builtins(extra_globals: dict[str, Any] | None) -> dict[str, Any]:

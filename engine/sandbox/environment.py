@@ -8,8 +8,9 @@ from typing import Any
 
 from SpiffWorkflow.bpmn.script_engine.python_environment import BasePythonScriptEngineEnvironment
 
-from .budget import Budget, Limits, activate, deactivate
+from .budget import _STEP, Budget, Limits, activate, deactivate
 from .builtins_safe import build_builtins
+from .checks import oversized_repr
 from .errors import ScriptLimitExceeded, ScriptPolicyError
 from .policy import Compiled, compile_source
 
@@ -66,16 +67,27 @@ class SandboxEnvironment(BasePythonScriptEngineEnvironment):
         namespace["__builtins__"] = self._builtins
         if not compiled.uses_budget:  # straight-line code without loops, calls to helpers or guards
             return eval(compiled.code, namespace)  # noqa: S307 - compiled by RestrictedPython
-        budget = Budget(self.limits)
+        budget = Budget(self.limits, _STEP.get())
         token = activate(budget)
         try:
             result = eval(compiled.code, namespace)  # noqa: S307 - compiled by RestrictedPython
         except Exception as err:
+            oversized = not isinstance(err, (ScriptLimitExceeded, ScriptPolicyError)) \
+                and oversized_repr(err, self.limits.max_sequence)
             if budget.exceeded is None or isinstance(err, ScriptLimitExceeded):
-                raise
+                if not oversized:
+                    raise
+                # `raise ValueError(nested)`: str(err) in Spiff or a log would build a huge text
+                raise ScriptLimitExceeded("sequence size", "script budget exceeded (sequence size): the "
+                                          f"script raised {type(err).__name__} with an argument too "
+                                          "large to show") from None
+            if oversized:
+                raise budget.exceeded from None
             raise budget.exceeded from err  # it caught the limit error, then failed otherwise
         finally:
             deactivate(token)
+            if budget.step is not None:
+                budget.close()
         if budget.exceeded is not None:  # the script caught ScriptLimitExceeded and carried on
             raise budget.exceeded
         return result

@@ -35,7 +35,8 @@ class ScriptPolicyError(Exception):
 class ScriptLimitExceeded(Exception):
     """One evaluation ran over its budget; `limit` names which one.
 
-    `limit` is one of "iterations", "int size", "sequence size" or "time".
+    `limit` is one of "iterations", "int size", "sequence size", "memory" or "time"; inside a
+    `budget.step_budget` block the same limits also cap all evaluations of the step together.
     """
 
     def __init__(self, limit: str, message: str) -> None:

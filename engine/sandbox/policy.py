@@ -14,7 +14,7 @@ from typing import Any, Literal
 from RestrictedPython import compile_restricted_eval, compile_restricted_exec
 from RestrictedPython.transformer import RestrictingNodeTransformer, copy_locations
 
-from .budget import SCRIPT_FILENAME
+from .budget import SCRIPT_FILENAME, Limits
 from .builtins_safe import BUDGET_BUILTINS
 from .errors import Problem
 from .guards import GUARDS
@@ -24,8 +24,14 @@ _CACHE_MAX_CHARS = 20_000
 FORBIDDEN_CALLS = frozenset({
     "open", "getattr", "setattr", "delattr", "hasattr", "type", "vars", "dir", "compile", "globals",
     "locals", "breakpoint", "input", "format", "memoryview", "object", "super", "help", "exit", "quit"})
+MAX_LITERAL_INT_BITS = Limits().max_int_bits
+"""Int literals above this are refused at deploy time: `0xfff...` skips Python's digit limit."""
 _BINOP_GUARDS: dict[type[ast.operator], str] = {
-    ast.Add: "_add_", ast.Mult: "_mul_", ast.Pow: "_pow_", ast.LShift: "_lshift_", ast.Mod: "_mod_"}
+    ast.Add: "_add_", ast.Mult: "_mul_", ast.Pow: "_pow_", ast.LShift: "_lshift_", ast.Mod: "_mod_",
+    ast.Sub: "_sub_", ast.BitOr: "_or_", ast.BitAnd: "_and_", ast.BitXor: "_xor_", ast.FloorDiv: "_floordiv_"}
+# With a number literal on either side these cannot build a string or container (that would
+# be a TypeError), so they stay plain operators; `x % 2` keeps its guard (`fmt % 2` formats).
+_NUMBER_SAFE: frozenset[type[ast.operator]] = frozenset({ast.Add, ast.Sub, ast.BitOr, ast.BitAnd, ast.BitXor})
 _ERROR = re.compile(r"^Line (\d+|None): (.*)$", re.S)
 
 
@@ -93,7 +99,30 @@ class SandboxPolicy(RestrictingNodeTransformer):
     def visit_BinOp(self, node: ast.BinOp) -> Any:
         node = super().visit_BinOp(node)
         guard = _BINOP_GUARDS.get(type(node.op))
-        return _call(guard, [node.left, node.right], node) if guard else node
+        if guard is None:
+            return node
+        if type(node.op) in _NUMBER_SAFE and (_is_number(node.left) or _is_number(node.right)):
+            return node
+        if type(node.op) is ast.Mult and (_is_float(node.left) or _is_float(node.right)):
+            return node
+        if type(node.op) is ast.Mod and _is_number(node.left):
+            return node
+        if type(node.op) is ast.FloorDiv and (_is_number(node.left) or _is_number(node.right)):
+            return node  # `big // 3` is linear; only two large operands make it quadratic
+        return _call(guard, [node.left, node.right], node)
+
+    def visit_Constant(self, node: ast.Constant) -> Any:
+        value = node.value
+        if type(value) is int and value.bit_length() > MAX_LITERAL_INT_BITS:
+            self.error(node, f"integer literal of {value.bit_length()} bits (limit {MAX_LITERAL_INT_BITS})")
+        return super().visit_Constant(node)
+
+    def visit_Dict(self, node: ast.Dict) -> Any:
+        """`{**d}` copies `d` in C: route it through `_dictunpack_`, which charges the copy."""
+        node = self.node_contents_visit(node)
+        node.values = [_call("_dictunpack_", [value], value) if key is None else value
+                       for key, value in zip(node.keys, node.values, strict=True)]
+        return node
 
     def visit_Starred(self, node: ast.Starred) -> Any:
         """`[*x]`, `f(*x)`: C unpacks the iterable, so route it through the iteration counter."""
@@ -140,6 +169,14 @@ class SandboxPolicy(RestrictingNodeTransformer):
         stmt = ast.Expr(_call("_tick_", [], like))
         copy_locations(stmt, like)
         return stmt
+
+
+def _is_number(node: ast.expr) -> bool:
+    return isinstance(node, ast.Constant) and type(node.value) in (int, float, complex, bool)
+
+
+def _is_float(node: ast.expr) -> bool:
+    return isinstance(node, ast.Constant) and type(node.value) is float
 
 
 @dataclass(frozen=True, slots=True)

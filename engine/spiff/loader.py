@@ -11,12 +11,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lxml import etree
+from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.bpmn.specs.bpmn_process_spec import BpmnProcessSpec
 from SpiffWorkflow.bpmn.specs.mixins.subworkflow_task import SubWorkflowTask
 
 from engine.spiff.parsers import PARSERS
-from engine.spiff.xmlcheck import Finding, element_lines
+from engine.spiff.xmlcheck import Finding, StartDeclaration, element_lines, start_declarations
 
 
 @dataclass
@@ -30,6 +31,7 @@ class ParsedProcess:
     spec: BpmnProcessSpec
     inner_specs: dict[str, BpmnProcessSpec] = field(default_factory=dict)
     called_keys: list[str] = field(default_factory=list)
+    start: StartDeclaration = field(default_factory=StartDeclaration)
 
 
 @dataclass
@@ -75,12 +77,14 @@ def _parse_with(kind: str, file: str, tree: Any, dmn: dict[str, Any]) -> list[Pa
                            filename=dmn_file)
     parser.add_bpmn_xml(tree, filename=file)
     processes = []
+    declared = start_declarations(tree)
     for key, process_parser in list(parser.process_parsers.items()):  # parsing adds subprocesses
         if process_parser.parent is not None or not process_parser.process_executable:
             continue
         spec = parser.get_spec(key)
         inner, called = _split_subprocesses(parser, spec)
-        processes.append(ParsedProcess(key, process_parser.get_name(), file, kind, spec, inner, called))
+        processes.append(ParsedProcess(key, process_parser.get_name(), file, kind, spec, inner, called,
+                                       declared.get(key, StartDeclaration())))
     return processes
 
 
@@ -98,5 +102,23 @@ def load_processes(bpmn: dict[str, Any], dmn: dict[str, Any]) -> LoadResult:
                 continue
         if not processes:
             result.errors.append(Finding(file, None, None, 'no executable process (isExecutable="false")'))
+        for process in processes:
+            problem = _unrunnable(process)
+            if problem is not None:
+                result.errors.append(Finding(file, None, process.key, problem))
         result.processes.extend(processes)
     return result
+
+
+def _unrunnable(process: ParsedProcess) -> str | None:
+    """Why SpiffWorkflow cannot even create an instance of ``process``, if it cannot: a flow that
+    loops back to a task without a gateway sends its task-tree prediction into unbounded recursion
+    (a 500 at every start, were it deployed)."""
+    try:
+        BpmnWorkflow(process.spec, process.inner_specs)
+    except RecursionError:
+        return (f"process {process.key!r} cannot be started: a sequence flow loops back to an earlier "
+                "task without a gateway; join the loop with an exclusive gateway")
+    except Exception:  # noqa: BLE001, S110 - other problems surface at start, as they did before
+        return None
+    return None

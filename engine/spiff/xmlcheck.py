@@ -286,6 +286,49 @@ def called_process_ids(tree: etree._ElementTree) -> list[Reference]:
     ]
 
 
+
+CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
+STARTERS_PROPERTY = "candidateStarterGroups"  # spiffworkflow:property on the process, as Camunda names it
+
+
+@dataclass(frozen=True)
+class StartDeclaration:
+    """How a process may be started over the API, as its model declares it.
+
+    ``roles``: the role codes that may start it (``candidateStarterGroups``, comma-separated, on
+    the process as a ``spiffworkflow:property`` or Camunda's attribute); None when undeclared.
+    ``form``: the JSON-Schema file its none start event names (``formJsonSchemaFilename``): the
+    only variables a start request may pass. None: a start request passes no variables.
+    """
+
+    roles: tuple[str, ...] | None = None
+    form: str | None = None
+
+
+def _spiff_properties(el: etree._Element) -> dict[str, str]:
+    ext = el.find(_q(BPMN_NS, "extensionElements"))
+    if ext is None:
+        return {}
+    return {p.get("name") or "": (p.get("value") or "").strip()
+            for p in ext.iter(_q(SPIFF_NS, "property"))}
+
+
+def start_declarations(tree: etree._ElementTree) -> dict[str, StartDeclaration]:
+    """Each process id's ``StartDeclaration``."""
+    found = {}
+    for process in tree.getroot().iter(_q(BPMN_NS, "process")):
+        props = _spiff_properties(process)
+        starters = props.get(STARTERS_PROPERTY, process.get(_q(CAMUNDA_NS, STARTERS_PROPERTY)))
+        roles = None if starters is None else tuple(r.strip() for r in starters.split(",") if r.strip())
+        form = None
+        for start in process.findall(_q(BPMN_NS, "startEvent")):  # direct children: not subprocesses'
+            if any(child.tag.endswith("EventDefinition") for child in start):
+                continue
+            form = _spiff_properties(start).get("formJsonSchemaFilename") or form
+        found[process.get("id") or ""] = StartDeclaration(roles, form)
+    return found
+
+
 # ---------------------------------------------------------------------------- XSD
 
 XS_NS = "http://www.w3.org/2001/XMLSchema"

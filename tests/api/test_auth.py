@@ -24,11 +24,12 @@ ME = "/api/v1/auth/me"
 NEW_PASSWORD = "Fresh-Secret-42"
 
 
-def post_login(client, username: str, password: str = DEMO_PASSWORD, tenant: str | None = None):
+def post_login(client, username: str, password: str = DEMO_PASSWORD, tenant: str | None = None,
+               address: str = "10.1.2.3"):
     body: dict[str, Any] = {"username": username, "password": password}
     if tenant is not None:
         body["tenant"] = tenant
-    return client.post(LOGIN, json=body, environ_base={"REMOTE_ADDR": "10.1.2.3"})
+    return client.post(LOGIN, json=body, environ_base={"REMOTE_ADDR": address})
 
 
 def bearer(token: str) -> dict[str, str]:
@@ -116,30 +117,33 @@ def test_bad_input_is_422_naming_the_field(client):
     assert [e["field"] for e in resp.get_json()["errors"]] == ["password"]
 
 
-def test_lockout_after_consecutive_failures_then_unlock(client, api_engine, frozen_clock):
+def test_lockout_after_failures_from_several_addresses_then_unlock(client, api_engine, frozen_clock):
+    """Failures from two addresses lock the account (one address alone cannot: test_login_limits)."""
     settings = api_engine.settings
-    assert (settings.lockout_failures, settings.lockout_minutes) == (5, 15)
+    assert (settings.lockout_failures, settings.lockout_minutes, settings.login_account_limit) == (5, 15, 3)
     # a success in between resets the count
-    for _ in range(4):
-        assert post_login(client, "alpha-user", "Wrong-Passw0rd!").status_code == 401
+    for address in ("10.1.2.3", "10.1.2.3", "10.9.9.9", "10.9.9.9"):
+        assert post_login(client, "alpha-user", "Wrong-Passw0rd!", address=address).status_code == 401
+    assert user_row(api_engine, "alpha-user").failed_logins == 4
     assert post_login(client, "alpha-user").status_code == 200
     assert user_row(api_engine, "alpha-user").failed_logins == 0
 
-    for _ in range(5):
-        assert post_login(client, "alpha-user", "Wrong-Passw0rd!").status_code == 401
+    for address in ("10.1.2.3", "10.1.2.3", "10.1.2.3", "10.5.5.5", "10.5.5.5"):
+        assert post_login(client, "alpha-user", "Wrong-Passw0rd!", address=address).status_code == 401
     locked = user_row(api_engine, "alpha-user").locked_until
     assert locked == frozen_clock.now() + timedelta(minutes=15)
     assert audit_rows(api_engine, "auth.login-failed")[-1].detail["locked_until"] == locked.isoformat()
 
-    refused = post_login(client, "alpha-user")  # the right password, but locked: the same answer
+    # the right password, but locked: the same answer, from any address
+    refused = post_login(client, "alpha-user", address="10.7.7.7")
     assert refused.status_code == 401 and refused.get_json()["message"] == GENERIC_FAILURE
     frozen_clock.advance(timedelta(minutes=14, seconds=59))
-    assert post_login(client, "alpha-user").status_code == 401
+    assert post_login(client, "alpha-user", address="10.7.7.7").status_code == 401
     assert user_row(api_engine, "alpha-user").locked_until == locked  # attempts while locked do not extend it
     assert audit_rows(api_engine, "auth.login-failed")[-1].detail["reason"] == "locked"
 
     frozen_clock.advance(timedelta(seconds=1))
-    assert post_login(client, "alpha-user").status_code == 200
+    assert post_login(client, "alpha-user", address="10.7.7.7").status_code == 200
     row = user_row(api_engine, "alpha-user")
     assert row.locked_until is None and row.failed_logins == 0
     assert post_login(client, "alpha-approver").status_code == 200  # other users were never affected
@@ -148,18 +152,19 @@ def test_lockout_after_consecutive_failures_then_unlock(client, api_engine, froz
 
 @pytest.mark.postgres
 def test_concurrent_failures_all_count_on_postgres(pg_app, pg_api_engine):
-    """Parallel wrong guesses lock the account like serial ones (the user row is locked per attempt)."""
+    """Parallel wrong guesses (from five addresses) lock the account like serial ones (the user row is
+    locked per attempt)."""
     import threading
 
     barrier = threading.Barrier(5)
     statuses: list[int] = []
 
-    def guess() -> None:
+    def guess(address: str) -> None:
         client = pg_app.test_client()
         barrier.wait()
-        statuses.append(post_login(client, "alpha-user", "Wrong-Passw0rd!").status_code)
+        statuses.append(post_login(client, "alpha-user", "Wrong-Passw0rd!", address=address).status_code)
 
-    threads = [threading.Thread(target=guess) for _ in range(5)]
+    threads = [threading.Thread(target=guess, args=(f"10.0.0.{n}",)) for n in range(5)]
     for t in threads:
         t.start()
     for t in threads:
@@ -303,7 +308,7 @@ def test_logout_revokes_the_access_and_refresh_tokens(client, api_engine):
     other = login(client, "alpha-user")
     resp = client.post("/api/v1/auth/logout", headers=bearer(tokens["access_token"]),
                        json={"refresh_token": tokens["refresh_token"]})
-    assert resp.status_code == 200 and resp.get_json() == {"revoked": 2}
+    assert resp.status_code == 200 and resp.get_json() == {"revoked": 1}  # their session
     assert client.get(ME, headers=bearer(tokens["access_token"])).status_code == 401
     assert client.post("/api/v1/auth/refresh", headers=bearer(tokens["refresh_token"])).status_code == 401
     assert client.post("/api/v1/auth/logout", headers=bearer(tokens["access_token"])).status_code == 401
@@ -417,8 +422,8 @@ def test_every_auth_event_is_in_a_verifiable_audit_chain(client, api_engine):
     tokens = post_login(client, "alpha-lead", NEW_PASSWORD).get_json()
     switched = client.post("/api/v1/auth/switch-role", headers=bearer(tokens["access_token"]),
                            json={"role": "approver"}, environ_base={"REMOTE_ADDR": "10.1.2.3"}).get_json()
-    out = client.post("/api/v1/auth/logout",
-                      headers={**bearer(switched["access_token"]), "X-Forwarded-For": "10.1.2.3"})
+    out = client.post("/api/v1/auth/logout", headers=bearer(switched["access_token"]),
+                      environ_base={"REMOTE_ADDR": "10.1.2.3"})
     assert out.status_code == 200
     client.post("/api/v1/auth/password", json={"username": "alpha-lead", "password": NEW_PASSWORD,
                                                "new_password": "Third-Secret-99"},

@@ -12,8 +12,23 @@ from engine.models import ProcessDefinition, TaskHistory
 from tests.api.conftest import login
 from tests.helpers import read
 
+START_SCHEMA = b"""{"$schema": "https://json-schema.org/draft/2020-12/schema", "type": "object",
+ "properties": {"amount": {"type": "number"}, "mode": {"type": "string"}}}"""
+
+
+def with_start_form(bpmn: bytes, form: str = "start-schema.json", start_id: bytes = b"start") -> bytes:
+    """``bpmn`` whose none start event names ``form`` as its start form."""
+    old = b'<bpmn:startEvent id="' + start_id + b'">'
+    assert old in bpmn
+    return bpmn.replace(old, old + b'<bpmn:extensionElements><spiffworkflow:properties><spiffworkflow:property '
+                        b'name="formJsonSchemaFilename" value="' + form.encode() + b'" /></spiffworkflow:properties>'
+                        b'</bpmn:extensionElements>', 1)
+
+
 # the seed deploys the product's own "approval" process: this test's copy gets a key of its own
-APPROVAL = {"approval.bpmn": read("approval.bpmn").replace(b'process id="approval"', b'process id="review_flow"'),
+APPROVAL = {"approval.bpmn": with_start_form(read("approval.bpmn").replace(b'process id="approval"',
+                                                                          b'process id="review_flow"')),
+            "start-schema.json": START_SCHEMA,
             "review-schema.json": read("review-schema.json"), "review-uischema.json": read("review-uischema.json")}
 
 
@@ -170,7 +185,8 @@ def test_urging_fills_the_urged_tab_and_is_rate_limited(client):
 
 
 def test_incidents_are_listed_and_retried(client):
-    resp = upload(client, login(client, "designer"), {"service.bpmn": read("service.bpmn")})
+    service = with_start_form(read("service.bpmn"))
+    resp = upload(client, login(client, "designer"), {"service.bpmn": service, "start-schema.json": START_SCHEMA})
     assert resp.status_code == 201 and any("not registered" in w["message"] for w in resp.get_json()["warnings"])
     inst = client.post("/api/v1/process-instances", json={"key": "service_flow", "variables": {"amount": 1,
                        "mode": "x"}}, headers=login(client, "alpha-user")).get_json()

