@@ -37,7 +37,10 @@ class SandboxEnvironment(BasePythonScriptEngineEnvironment):
         compiled = self._compiled(expression, "eval")
         namespace = dict(external_context) if external_context else {}
         namespace.update(context)
-        return self._run(compiled, namespace)
+        result = self._run(compiled, namespace)
+        if compiled.uses_budget:  # straight-line code without guards cannot build anything big
+            _refuse_oversized(result, "the expression's value")
+        return result
 
     def execute(self, script: str, context: dict[str, Any],
                 external_context: dict[str, Any] | None = None) -> bool:
@@ -48,11 +51,12 @@ class SandboxEnvironment(BasePythonScriptEngineEnvironment):
         namespace = dict(context)
         namespace.update(external)
         self._run(compiled, namespace)
+        kept = {name: value for name, value in namespace.items() if self._keep(name, value, external)}
+        if compiled.uses_budget:
+            _refuse_oversized(kept, "the script's task data")
         for name in [name for name in context if name not in namespace]:
             del context[name]  # the script `del`eted it
-        for name, value in namespace.items():
-            if self._keep(name, value, external):
-                context[name] = value
+        context.update(kept)
         return True
 
     def _compiled(self, source: str, mode: str) -> Compiled:
@@ -108,3 +112,15 @@ class SandboxEnvironment(BasePythonScriptEngineEnvironment):
 
 
 _MISSING = object()
+
+MAX_RESULT_UNITS = 4 * 2 ** 20
+"""About how many characters the values a script leaves (or an expression returns) may show.
+The memory budget charges each list once, but nesting can share it: ``c = [[a] * 1000] * 1000``
+with ``a = [0] * 1000`` is cheap to build and a billion values to store, hash or pass to an
+operator; past this the evaluation fails like any budget overrun, before anyone walks it."""
+
+
+def _refuse_oversized(value: Any, what: str) -> None:
+    if oversized_repr(value, MAX_RESULT_UNITS):
+        raise ScriptLimitExceeded("sequence size", f"script budget exceeded (sequence size): {what} holds "
+                                  f"more than about {MAX_RESULT_UNITS:,} values, counting shared parts each time")

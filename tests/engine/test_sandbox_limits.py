@@ -310,7 +310,7 @@ def test_step_budget_caps_memory_across_evaluations(env: SandboxEnvironment) -> 
 
 def test_step_budget_caps_time_across_evaluations() -> None:
     sandbox = SandboxEnvironment(Limits(max_iterations=10 ** 12, max_seconds=60))
-    with step_budget(seconds=0.2) as step, pytest.raises(ScriptLimitExceeded) as info:
+    with step_budget(seconds=0.2, iterations=10 ** 12) as step, pytest.raises(ScriptLimitExceeded) as info:
         sandbox.execute("while True:\n    pass", {})
     assert info.value.limit == "time" and "this step" in str(info.value)
     assert step.seconds < 10  # stopped by the step's 0.2 s, not the evaluation's 60 s
@@ -434,3 +434,29 @@ def test_a_long_loop_in_one_thread_is_stopped_by_its_own_budget() -> None:
 def test_policy_errors_are_unchanged(env: SandboxEnvironment) -> None:
     with pytest.raises(ScriptPolicyError):
         env.evaluate("().__class__", {})
+
+
+# -- shared nesting: cheap to build, a billion values to store, hash or hand to an operator -----
+
+SHARED = "a = [0] * 1000\nb = [a] * 1000\nc = [b] * 1000\n"
+
+
+def test_a_script_cannot_leave_data_that_expands_through_sharing() -> None:
+    env = SandboxEnvironment()
+    context: dict = {"keep": 1}
+    with pytest.raises(ScriptLimitExceeded, match="counting shared parts"):
+        env.execute(SHARED, context)
+    assert context == {"keep": 1}
+
+
+def test_an_expression_cannot_return_a_value_that_expands_through_sharing() -> None:
+    env = SandboxEnvironment()
+    with pytest.raises(ScriptLimitExceeded, match="counting shared parts"):
+        env.evaluate("[[[0] * 1000] * 1000] * 1000", {})
+
+
+def test_ordinary_data_passes_the_size_check() -> None:
+    env = SandboxEnvironment()
+    context: dict = {}
+    env.execute("rows = [{'n': i, 'name': 'x' * 10} for i in range(1000)]", context)
+    assert len(context["rows"]) == 1000
