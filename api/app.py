@@ -14,7 +14,7 @@ from sqlalchemy import text
 
 from api import docs, errors, headers, input_limits
 from engine.config import Settings, generated_secret
-from engine.core import Engine
+from engine.core import Engine, assemble
 
 
 def _jwt_secret(settings: Settings) -> str:
@@ -49,7 +49,7 @@ def _broker_check(url: str) -> str:
 
 
 def create_app(settings: Settings | None = None, *, engine: Engine | None = None) -> Flask:
-    eng = engine or Engine(settings)
+    eng = engine or assemble(settings)
     app = Flask("aicmp")
     app.config.update(
         API_TITLE="aicmp",

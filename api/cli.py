@@ -131,9 +131,9 @@ def _short_path(path: list[str], head: int = 40, tail: int = 20) -> str:
 
 def cmd_audit_verify(args: argparse.Namespace) -> int:
     from engine import audit
-    from engine.core import Engine
+    from engine.core import assemble
 
-    engine = Engine()
+    engine = assemble()
     settings = engine.settings
     if not settings.audit_key and not (settings.var_dir / "audit-key").exists() and audit.has_keyed_rows(engine.db):
         raise UserError(f"no audit key here: set AICMP_AUDIT_KEY as on the servers, or restore "
@@ -155,13 +155,13 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_seed(args: argparse.Namespace) -> int:
-    from engine.core import Engine
+    from engine.core import assemble
     from seed import seed
 
     progress = _progress()
     if progress:
         progress("opening the database (migrating its schema if it is old)")
-    report = seed(Engine(), demo_quota=True, progress=progress)
+    report = seed(assemble(), demo_quota=True, progress=progress)
     print(f"tenants created: {', '.join(report.tenants_created) or 'none (already there)'}")
     print(f"built-in roles created: {', '.join(report.roles_created) or 'none (already there)'}")
     print(f"demo users created: {', '.join(report.users_created) or 'none (already there)'}")

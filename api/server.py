@@ -9,7 +9,7 @@ from gunicorn.app.base import BaseApplication
 from sqlalchemy import func, select
 
 from engine import private_files
-from engine.core import Engine
+from engine.core import Engine, assemble
 from engine.models import Tenant, User
 from engine.periodic import PeriodicRunner, periodic_work
 
@@ -33,7 +33,7 @@ def prepare() -> tuple[Engine, bool]:
     """Migrate, seed when the database holds no tenant yet (a fresh embedded install), and make
     every file under var/ private (attachments from before files were kept private).
     Returns the engine (closed) and whether the demo password was generated (and printed) now."""
-    engine = Engine()
+    engine = assemble()
     private_files.tighten_tree(engine.settings.var_dir, deep=True)
     generated = False
     with engine.db.read() as s:
@@ -117,7 +117,7 @@ def serve(*, host: str, port: int, workers: int) -> int:
 # started before the workers fork, it runs once. With a broker the workers do it.
 
 def start_periodic_work() -> PeriodicRunner | None:
-    engine = Engine(upgrade=False)  # prepare() migrated already
+    engine = assemble(upgrade=False)  # prepare() migrated already
     if engine.settings.broker_url:
         engine.close()
         return None

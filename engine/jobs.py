@@ -30,7 +30,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import Any, Literal, Protocol
 from uuid import UUID
 
 from SpiffWorkflow.exceptions import SpiffWorkflowException
@@ -47,9 +47,6 @@ from engine.runtime.instances import Loaded, Runtime
 from engine.runtime.services import IncidentNote, OperatorFailure, to_json_value
 from engine.runtime.steps import advance
 from tasks.registry import OperatorError, OperatorRegistry
-
-if TYPE_CHECKING:
-    from engine.core import Engine
 
 log = logging.getLogger("aicmp.jobs")
 
@@ -475,14 +472,3 @@ def import_operator_modules(names: Iterable[str]) -> None:
     """Import each module so its operators register (``AICMP_OPERATOR_MODULES``)."""
     for name in names:
         importlib.import_module(name)
-
-
-def install(engine: Engine) -> Jobs:
-    """Give ``engine`` its job service: the save hook, and a Celery app that sends and runs jobs."""
-    from engine.worker.celery_app import attach
-
-    import_operator_modules(engine.settings.operator_modules)
-    jobs = Jobs(engine.db, engine.runtime, engine.operators)
-    attach(jobs, engine.settings)
-    engine.runtime.save_hooks.append(jobs.save_hook)
-    return jobs

@@ -40,7 +40,7 @@ from engine.runtime.steps import advance
 from engine.timers import ENDED, event_definitions, previously_waiting, waiting_catches
 
 if TYPE_CHECKING:
-    from engine.core import Engine
+    from engine.kernel import Kernel
 
 BUSINESS_KEY = "business_key"
 _MISSING = object()
@@ -146,7 +146,7 @@ def mirror_subscriptions(s: Session, loaded: Loaded) -> None:
                                   message_name=name, correlation_key=key))
 
 
-def install(engine: Engine) -> None:
+def install(engine: Kernel) -> None:
     engine.runtime.save_hooks.append(mirror_subscriptions)
 
 
@@ -218,7 +218,7 @@ def _event(task: Any, definition: Any, name: str, keys: dict[str, Any], payload:
     return BpmnEvent(definition, payload=payload, correlations=correlations)
 
 
-def deliver_message(engine: Engine, *, tenant_id: str, name: str, correlation_keys: dict[str, Any],
+def deliver_message(engine: Kernel, *, tenant_id: str, name: str, correlation_keys: dict[str, Any],
                     payload: dict[str, Any], actor: str | None, requested: bool = False) -> str:
     """Deliver a message to the instance of ``tenant_id`` waiting for it; returns its id.
 

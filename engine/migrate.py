@@ -60,8 +60,10 @@ def compare(db: Database) -> list:
     models agree); used by the migration test."""
     from alembic.autogenerate import compare_metadata
 
+    from engine.domains import load_models
     from engine.models import Base
 
+    load_models()
     with db.engine.connect() as conn:
         ctx = MigrationContext.configure(conn, opts={"compare_type": True})
         return compare_metadata(ctx, Base.metadata)

@@ -5,12 +5,16 @@ rejected, escalated or ordered (through the messages port of ``notify/applicatio
 that made a user task READY (``notify_assignments``, a save hook: "task assigned to you or your
 role"), or an urge. A role recipient is expanded to every enabled holder of the role at that
 moment: the tenant's users for a tenant role, platform staff for a platform role.
+
+The notices know no domain. A domain that starts processes for its own objects names them in the
+"task assigned" notices by adding a subject lookup (``Notices.subjects``) when it is installed;
+``install`` adds the save hook and registers the ``messages`` port (``MessagesPort``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -21,14 +25,15 @@ from sqlalchemy.orm import Session
 from engine import clock
 from engine.errors import NotFound
 from engine.inbox.rows import task_row
-from engine.models import Role, User, UserRole
-from engine.models.applications import Application, SiteMessage
+from engine.models import ProcessInstance, Role, SiteMessage, User, UserRole
 from engine.models.base import new_id
+from engine.ports import Port, instance_scope
 from engine.principal import Principal
 from engine.roles import PLATFORM_ROLES
+from tasks.ports import Refused
 
 if TYPE_CHECKING:
-    from engine.core import Engine
+    from engine.kernel import Kernel
 
 ROLE_PREFIX = "role:"
 MAX_TITLE = 300
@@ -101,33 +106,78 @@ def deliver(s: Session, tenant_id: str | None, entries: Iterable[str], *, kind: 
     return len(rows)
 
 
-def notify_assignments(s: Session, loaded: Any) -> None:
-    """Save hook: a message to everyone a user task that just became READY is offered to."""
-    before = loaded.before
-    fresh = [t for t in loaded.workflow.get_tasks(state=TaskState.READY, manual=True)
-             if before.get(t.id) != TaskState.READY]
-    if not fresh:
-        return
-    row = loaded.row
-    number = None
-    if row.business_key:
-        number = s.scalar(select(Application.number).where(Application.id == row.business_key,
-                                                           Application.tenant_id == row.tenant_id))
-    for task in fresh:
-        offered = task_row(task, row)
-        assignee = offered.values["assignee"]
-        entries = [assignee] if assignee else [v if kind == "user" else f"{ROLE_PREFIX}{v}"
-                                               for kind, v in offered.candidates]
-        name = task.task_spec.bpmn_name or task.task_spec.bpmn_id
-        link = {"task_id": str(task.id), "instance_id": row.id, "process_key": row.process_key,
-                "business_key": row.business_key}
-        if number is not None:
-            link.update(application_id=row.business_key, number=number)
-            title, body = f"New task: {name} ({number})", f"Application {number} waits for you: {name}."
-        else:
-            title, body = f"New task: {name}", f"Process {row.process_key} ({row.business_key or row.id}) waits " \
-                                               f"for you: {name}."
-        deliver(s, row.tenant_id, entries, kind="task_assigned", title=title, body=body, link=link)
+@dataclass(frozen=True)
+class Subject:
+    """What a process instance works on, as its domain names it in a notice: ``tag`` goes in the
+    title ("New task: Approve (AP2026...)"), ``label`` starts the body ("Application AP2026...
+    waits for you: ..."), ``link`` is added to the message's link."""
+
+    tag: str
+    label: str
+    link: dict[str, Any] = field(default_factory=dict)
+
+
+SubjectLookup = Callable[[Session, ProcessInstance], "Subject | None"]
+
+
+class Notices:
+    """The site-message notices of one Engine: the "task assigned" save hook, and the subject
+    lookups the installed domains add (the first that knows the instance's subject names it)."""
+
+    def __init__(self) -> None:
+        self.subjects: list[SubjectLookup] = []
+
+    def subject(self, s: Session, row: ProcessInstance) -> Subject | None:
+        for lookup in self.subjects:
+            found = lookup(s, row)
+            if found is not None:
+                return found
+        return None
+
+    def notify_assignments(self, s: Session, loaded: Any) -> None:
+        """Save hook: a message to everyone a user task that just became READY is offered to."""
+        before = loaded.before
+        fresh = [t for t in loaded.workflow.get_tasks(state=TaskState.READY, manual=True)
+                 if before.get(t.id) != TaskState.READY]
+        if not fresh:
+            return
+        row = loaded.row
+        subject = self.subject(s, row)
+        for task in fresh:
+            offered = task_row(task, row)
+            assignee = offered.values["assignee"]
+            entries = [assignee] if assignee else [v if kind == "user" else f"{ROLE_PREFIX}{v}"
+                                                   for kind, v in offered.candidates]
+            name = task.task_spec.bpmn_name or task.task_spec.bpmn_id
+            link = {"task_id": str(task.id), "instance_id": row.id, "process_key": row.process_key,
+                    "business_key": row.business_key}
+            if subject is not None:
+                link.update(subject.link)
+                title, body = f"New task: {name} ({subject.tag})", f"{subject.label} waits for you: {name}."
+            else:
+                title, body = f"New task: {name}", f"Process {row.process_key} ({row.business_key or row.id}) " \
+                                                   f"waits for you: {name}."
+            deliver(s, row.tenant_id, entries, kind="task_assigned", title=title, body=body, link=link)
+
+
+class MessagesPort(Port):
+    """``tasks.ports.MessagesPort``: site messages in the calling instance's own tenant."""
+
+    def send(self, tenant_id: str | None, recipients: list[str], kind: str, title: str, body: str,
+             link: dict[str, Any]) -> int:
+        scope = instance_scope()
+        if tenant_id != scope.tenant_id:
+            raise Refused("UNKNOWN_TENANT", f"no tenant {tenant_id!r}: a process sends messages in its own tenant")
+        with self._ports.session() as s:
+            return deliver(s, tenant_id, recipients, kind=kind, title=title, body=body, link=link)
+
+
+def install(engine: Kernel) -> Notices:
+    """The notices of ``engine``: the "task assigned" save hook and the ``messages`` port."""
+    notices = Notices()
+    engine.runtime.save_hooks.append(notices.notify_assignments)
+    engine.ports.register("messages", MessagesPort)
+    return notices
 
 
 # -- the mailbox --------------------------------------------------------------------------------
@@ -136,7 +186,7 @@ def _mine(principal: Principal) -> Any:
     return SiteMessage.user_id == principal.user_id
 
 
-def list_messages(engine: Engine, principal: Principal, *, unread: bool | None = None, kind: str | None = None,
+def list_messages(engine: Kernel, principal: Principal, *, unread: bool | None = None, kind: str | None = None,
                   offset: int = 0, limit: int = 20) -> tuple[list[MessageView], int]:
     """Newest first."""
     where = [_mine(principal)]
@@ -154,7 +204,7 @@ def list_messages(engine: Engine, principal: Principal, *, unread: bool | None =
         return [MessageView.of(r) for r in rows], int(total)
 
 
-def unread_count(engine: Engine, principal: Principal) -> int:
+def unread_count(engine: Kernel, principal: Principal) -> int:
     with engine.db.read() as s:
         return int(s.scalar(select(func.count()).select_from(SiteMessage).where(
             _mine(principal), SiteMessage.read_at.is_(None))) or 0)
@@ -167,12 +217,12 @@ def _own(s: Session, principal: Principal, message_id: str) -> SiteMessage:
     return row
 
 
-def get_message(engine: Engine, principal: Principal, message_id: str) -> MessageView:
+def get_message(engine: Kernel, principal: Principal, message_id: str) -> MessageView:
     with engine.db.read() as s:
         return MessageView.of(_own(s, principal, message_id))
 
 
-def mark_read(engine: Engine, principal: Principal, message_id: str) -> MessageView:
+def mark_read(engine: Kernel, principal: Principal, message_id: str) -> MessageView:
     with engine.db.write() as s:
         row = _own(s, principal, message_id)
         if row.read_at is None:
@@ -180,7 +230,7 @@ def mark_read(engine: Engine, principal: Principal, message_id: str) -> MessageV
         return MessageView.of(row)
 
 
-def mark_all_read(engine: Engine, principal: Principal) -> int:
+def mark_all_read(engine: Kernel, principal: Principal) -> int:
     """Returns how many messages were unread."""
     with engine.db.write() as s:
         result = s.execute(update(SiteMessage).where(_mine(principal), SiteMessage.read_at.is_(None))
@@ -188,7 +238,7 @@ def mark_all_read(engine: Engine, principal: Principal) -> int:
         return result.rowcount
 
 
-def delete_message(engine: Engine, principal: Principal, message_id: str) -> None:
+def delete_message(engine: Kernel, principal: Principal, message_id: str) -> None:
     with engine.db.write() as s:
         _own(s, principal, message_id)
         s.execute(delete(SiteMessage).where(SiteMessage.id == message_id))

@@ -35,7 +35,7 @@ from engine.runtime.steps import advance
 from engine.spiff.timer_events import stored_due
 
 if TYPE_CHECKING:
-    from engine.core import Engine
+    from engine.kernel import Kernel
 
 log = logging.getLogger(__name__)
 
@@ -163,7 +163,7 @@ def refuse_new_instances(_s: Session, loaded: Loaded) -> None:
         raise refused[0]
 
 
-def install(engine: Engine) -> None:
+def install(engine: Kernel) -> None:
     engine.runtime.save_hooks.extend((refuse_new_instances, mirror_timers))
 
 
@@ -189,7 +189,7 @@ def _claim(s: Session, instance_id: str, now: datetime, worker_id: str, skip_loc
     return result.rowcount
 
 
-def _fire_instance(engine: Engine, instance_id: str, tenant_id: str, worker_id: str, now: datetime) -> int:
+def _fire_instance(engine: Kernel, instance_id: str, tenant_id: str, worker_id: str, now: datetime) -> int:
     skip_locked = not engine.db.is_sqlite  # SQLite writers are serialized by BEGIN IMMEDIATE
     with engine.runtime.mutation(instance_id, tenant_id=tenant_id, actor=None) as (s, loaded):
         claimed = _claim(s, instance_id, now, worker_id, skip_locked)
@@ -202,7 +202,7 @@ def _fire_instance(engine: Engine, instance_id: str, tenant_id: str, worker_id: 
     return claimed
 
 
-def fire_due_timers(engine: Engine, worker_id: str, limit: int = 100) -> int:
+def fire_due_timers(engine: Kernel, worker_id: str, limit: int = 100) -> int:
     """Fire timers due at ``engine.clock.now()`` (up to about ``limit``); returns how many fired.
 
     Safe to call from any number of threads and processes at once. Timers of suspended
@@ -227,7 +227,7 @@ def fire_due_timers(engine: Engine, worker_id: str, limit: int = 100) -> int:
     return fired
 
 
-def drain_due_timers(engine: Engine, worker_id: str, limit: int = 100,
+def drain_due_timers(engine: Kernel, worker_id: str, limit: int = 100,
                      stop: threading.Event | None = None) -> int:
     """Fire everything due now, in batches of ``limit`` until a batch comes back short (what a
     periodic caller wants: a backlog does not wait ``limit`` per interval)."""

@@ -12,8 +12,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine import audit
+from engine.domains.catalog.models import Product, ProductCategory, ProductSpec, ProductVisibility
 from engine.models.base import new_id
-from engine.models.catalog import Product, ProductCategory, ProductSpec, ProductVisibility
 
 ACTOR = "seed"
 

@@ -85,6 +85,9 @@ class MessagesPort(Protocol):
 
 
 class Ports(Protocol):
+    """The ports of one transaction. The engine builds each on first access, by name, from what
+    its installed domains registered; a port no domain registered raises AttributeError."""
+
     applications: ApplicationsPort
     quota: QuotaPort
     orders: OrdersPort

@@ -21,9 +21,12 @@ from api.headers import content_disposition, served_type
 from api.idempotency import idempotent
 from api.pagination import PageArgs, offset, page, page_schema
 from api.security import client_ip, current_principal, engine, requires
-from engine import application_flow, applications, attachments, cart
+from engine.domains.applications import attachments
+from engine.domains.applications import flow as application_flow
+from engine.domains.applications import service as applications
+from engine.domains.applications.status import APPLICATION_STATUSES
+from engine.domains.cart import service as cart
 from engine.errors import InvalidInput
-from engine.models.applications import APPLICATION_STATUSES
 
 blp = Blueprint("applications", __name__, url_prefix="/api/v1/applications",
                 description="Resource applications: draft, submit, approve, order")

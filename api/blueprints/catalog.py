@@ -11,7 +11,7 @@ from api.blueprints import Blueprint
 from api.idempotency import idempotent
 from api.pagination import PageArgs, offset, page, page_schema
 from api.security import client_ip, current_principal, engine, requires
-from engine import catalog
+from engine.domains.catalog import service as catalog
 
 blp = Blueprint("catalog", __name__, url_prefix="/api/v1/catalog", description="Product catalog")
 

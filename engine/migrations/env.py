@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from alembic import context
 
+from engine.domains import load_models
 from engine.models import Base
 
+load_models()  # every installed domain's tables, beside the core's
 config = context.config
 target_metadata = Base.metadata
 

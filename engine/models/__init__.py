@@ -1,10 +1,14 @@
-"""SQLAlchemy models; importing this package registers every table on ``Base.metadata``."""
+"""The core's SQLAlchemy models; importing this package registers their tables on ``Base.metadata``.
 
-from engine.models import applications, catalog  # noqa: F401 - register their tables
+The domains' tables are registered by importing their ``models`` modules:
+``engine.domains.load_models()`` (the Engine and the migrations do).
+"""
+
 from engine.models.api_state import AuthSession, IdempotencyRecord, LoginFailure, PolicyVersion, RevokedToken
 from engine.models.audit import AuditCheckpoint, AuditEntry
 from engine.models.base import Base
 from engine.models.inbox import HumanTask, HumanTaskCandidate
+from engine.models.notices import SiteMessage
 from engine.models.process import (
     BpmnFile,
     Deployment,
@@ -42,6 +46,7 @@ __all__ = [
     "Quota",
     "RevokedToken",
     "Role",
+    "SiteMessage",
     "User",
     "UserRole",
     "Base",

@@ -9,13 +9,16 @@ died is handed back to the broker (``reject_on_worker_lost``), so a killed worke
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from celery import Celery
 from kombu import Exchange, Queue
 
 from engine.config import Settings
-from engine.jobs import Jobs
+from engine.jobs import Jobs, import_operator_modules
+
+if TYPE_CHECKING:
+    from engine.kernel import Kernel
 
 RUN_JOB = "aicmp.jobs.run"
 
@@ -80,3 +83,12 @@ def attach(jobs: Jobs, settings: Settings) -> Celery:
     jobs.sender = CelerySender(app, run_job)
     jobs.app = app
     return app
+
+
+def install(engine: Kernel) -> Jobs:
+    """Give ``engine`` its job service: the save hook, and a Celery app that sends and runs jobs."""
+    import_operator_modules(engine.settings.operator_modules)
+    jobs = Jobs(engine.db, engine.runtime, engine.operators)
+    attach(jobs, engine.settings)
+    engine.runtime.save_hooks.append(jobs.save_hook)
+    return jobs

@@ -33,9 +33,9 @@ def run_worker(*, concurrency: int | None = None, queues: Sequence[str] = (), po
         logging.getLogger("spiff").setLevel(logging.WARNING)  # a line per task state change otherwise
     from celery import signals
 
-    from engine.core import Engine
+    from engine.core import assemble
 
-    engine = Engine(settings)
+    engine = assemble(settings)
     runner = PeriodicRunner(periodic_work(engine))
 
     def _fresh_connections(**_kw: object) -> None:

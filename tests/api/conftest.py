@@ -162,8 +162,8 @@ class Shop:
     def __init__(self, client: FlaskClient, engine: Engine) -> None:
         from sqlalchemy import select
 
+        from engine.domains.catalog.models import Product, ProductSpec
         from engine.models import BusinessSystem, Organization, Tenant
-        from engine.models.catalog import Product, ProductSpec
 
         self.client, self.engine = client, engine
         self._headers: dict[str, dict[str, str]] = {}

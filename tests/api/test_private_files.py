@@ -38,8 +38,8 @@ def open_umask(monkeypatch) -> Iterator[None]:
 def upload(client, engine: Engine) -> Path:
     from sqlalchemy import select
 
+    from engine.domains.catalog.models import ProductSpec
     from engine.models import BusinessSystem, Tenant
-    from engine.models.catalog import ProductSpec
 
     with engine.db.read() as s:
         alpha = s.scalars(select(Tenant.id).where(Tenant.code == "alpha")).one()

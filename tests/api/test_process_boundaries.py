@@ -13,8 +13,8 @@ from typing import Any
 
 from sqlalchemy import select
 
+from engine.domains.applications.models import Application
 from engine.models import Incident, ProcessInstance
-from engine.models.applications import Application
 from tests.api.test_applications import create, kinds
 
 NS = ('xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" '

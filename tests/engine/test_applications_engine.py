@@ -18,12 +18,17 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from engine import application_flow, applications, cart, catalog, clock, site_messages
+from engine import clock, site_messages
 from engine.config import Settings
 from engine.core import Engine
+from engine.domains.applications import flow as application_flow
+from engine.domains.applications import service as applications
+from engine.domains.applications.models import Application
+from engine.domains.cart import service as cart
+from engine.domains.catalog import service as catalog
+from engine.domains.orders.models import Order
 from engine.errors import Conflict, NotFound, TooManyRequests
-from engine.models import Organization, ProcessInstance, Quota, Role, Tenant, User, UserRole
-from engine.models.applications import Application, Order, SiteMessage
+from engine.models import Organization, ProcessInstance, Quota, Role, SiteMessage, Tenant, User, UserRole
 from engine.principal import Principal
 from engine.tenancy import quotas
 from engine.tenancy.access import PermissionDenied

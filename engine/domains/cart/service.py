@@ -8,10 +8,10 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from engine import clock
-from engine.catalog import describe_spec, orderable_spec, visible_to
+from engine.domains.cart.models import CartItem
+from engine.domains.catalog.models import Product, ProductSpec
+from engine.domains.catalog.service import describe_spec, orderable_spec, visible_to
 from engine.errors import InvalidInput, NotFound
-from engine.models.applications import CartItem
-from engine.models.catalog import Product, ProductSpec
 from engine.principal import Principal
 from engine.tenancy.access import PermissionDenied
 

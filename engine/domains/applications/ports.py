@@ -1,52 +1,74 @@
-"""The platform's implementation of the ports in ``tasks.ports``, for one write transaction.
+"""The applications domain's implementation of the ports in ``tasks.ports`` (applications, quota,
+orders), for one write transaction.
 
 Each call runs in its own SAVEPOINT of the transaction that runs the process step (see
 ``engine.ports``). Every call is bound to the instance whose service task makes it
 (``engine.runtime.services.current_scope``): it reaches only the application that instance was
 started for (its business key) inside the instance's tenant, and any other id answers as unknown,
 so a process cannot name another tenant's application nor a colleague's. Only the platform's own
-application processes (``internal``: started by ``engine.application_flow``, which checked the
-caller) may change an application, its quota or its order; a process started by a request may
+application processes (``internal``: started by ``engine.domains.applications.flow``, which checked
+the caller) may change an application, its quota or its order; a process started by a request may
 read its initiator's own application and nothing more.
+
+``strict()`` marks a submission: inside it, a quota reservation the port refused makes the save
+fail with ``SubmissionRefused`` (409), so a refused submission leaves no instance and no reservation.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine import audit, clock, orders
+from engine import audit, clock
+from engine.domains.applications.models import Application, ApplicationItem
+from engine.domains.applications.status import TRANSITIONS
+from engine.domains.orders import service as orders
 from engine.errors import Conflict
 from engine.models import Organization, Role, User, UserRole
-from engine.models.applications import Application, ApplicationItem
-from engine.runtime.services import InstanceScope, current_scope
-from engine.site_messages import deliver
+from engine.ports import Port, bound_ports, instance_scope
 from engine.tenancy import quotas
 from tasks.ports import QuotaShort, Refused
 
-if TYPE_CHECKING:
-    from engine.ports import PlatformPorts
-
 ITEM_FIELDS = orders.ITEM_FIELDS
-# status -> the statuses it may be reached from (``ordered`` only through the orders port)
-TRANSITIONS = {
-    "pending": ("draft", "returned"),
-    "returned": ("pending",),
-    "approved": ("pending",),
-    "draft": ("pending",),
-    "cancelled": ("draft", "pending", "returned"),
-}
+_strict: ContextVar[bool] = ContextVar("aicmp_strict_submission", default=False)
 
 
-def instance_scope() -> InstanceScope:
-    """The instance calling a port; ports serve service tasks of an instance only."""
-    scope = current_scope()
-    if scope is None:
-        raise Refused("NO_INSTANCE", "platform ports serve the service tasks of a process instance only")
-    return scope
+class SubmissionRefused(Conflict):
+    """A submission whose quota reservation was refused: nothing was stored. ``errors`` names the
+    dimension and the level that is short (``code`` quota_short) or says it was submitted twice."""
+
+    def __init__(self, message: str, *, errors: list[dict[str, Any]], code: str = "conflict") -> None:
+        super().__init__(message, errors=errors)
+        self.code = code
+
+
+@contextmanager
+def strict() -> Iterator[None]:
+    """Within: a refused quota reservation fails the transaction (QuotaRefused) instead of letting
+    the process handle the BPMN error."""
+    token = _strict.set(True)
+    try:
+        yield
+    finally:
+        _strict.reset(token)
+
+
+def refuse_short_submissions(_s: Session, _loaded: Any) -> None:
+    """Save hook: inside ``strict()``, a refused reservation rolls the whole step back."""
+    if not _strict.get():
+        return
+    ports = bound_ports()
+    if ports is None or not ports.refusals:
+        return
+    first = ports.refusals[0]
+    raise SubmissionRefused(first["message"], errors=list(ports.refusals),
+                            code="quota_short" if first["code"] == "quota_short" else "conflict")
 
 
 def _application(s: Session, application_id: Any, *, change: bool) -> Application:
@@ -80,12 +102,7 @@ def facts(s: Session, app: Application) -> dict[str, Any]:
             "submissions": app.submissions, "items": item_dicts(s, app.id)}
 
 
-class _Port:
-    def __init__(self, ports: PlatformPorts) -> None:
-        self._ports = ports
-
-
-class Applications(_Port):
+class Applications(Port):
     def get(self, application_id: str) -> dict[str, Any]:
         with self._ports.session() as s:
             return facts(s, _application(s, application_id, change=False))
@@ -150,7 +167,7 @@ def _amounts(values: dict[str, Any]) -> dict[str, Decimal]:
     return {k: Decimal(str(v)) for k, v in values.items() if Decimal(str(v))}
 
 
-class Quotas(_Port):
+class Quotas(Port):
     def reserve(self, application_id: str, demand: dict[str, Decimal]) -> dict[str, str]:
         with self._ports.session() as s:
             app = _application(s, application_id, change=True)
@@ -200,7 +217,7 @@ def release_reservation(s: Session, app: Application) -> dict[str, str]:
     return held
 
 
-class Orders(_Port):
+class Orders(Port):
     def create(self, application_id: str, lines: list[dict[str, Any]]) -> dict[str, Any]:
         with self._ports.session() as s:
             app = _application(s, application_id, change=True)
@@ -214,13 +231,3 @@ class Orders(_Port):
             if created:
                 app.status, app.updated_at = "ordered", clock.now()
             return {"order_id": order.id, "number": order.number, "created": created}
-
-
-class Messages(_Port):
-    def send(self, tenant_id: str | None, recipients: list[str], kind: str, title: str, body: str,
-             link: dict[str, Any]) -> int:
-        scope = instance_scope()
-        if tenant_id != scope.tenant_id:
-            raise Refused("UNKNOWN_TENANT", f"no tenant {tenant_id!r}: a process sends messages in its own tenant")
-        with self._ports.session() as s:
-            return deliver(s, tenant_id, recipients, kind=kind, title=title, body=body, link=link)

@@ -16,9 +16,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from engine import audit, clock
+from engine.domains.catalog.models import Product, ProductCategory, ProductSpec, ProductVisibility
 from engine.errors import Conflict, InvalidInput, NotFound
 from engine.models import Tenant
-from engine.models.catalog import Product, ProductCategory, ProductSpec, ProductVisibility
 from engine.principal import Principal
 from engine.tenancy.access import PermissionDenied
 

@@ -17,9 +17,10 @@ from typing import IO, TYPE_CHECKING, Any
 from sqlalchemy import func, select
 
 from engine import audit, private_files
-from engine.applications import EDITABLE, acting_on, describe_attachment, load
+from engine.domains.applications.models import ApplicationAttachment
+from engine.domains.applications.service import acting_on, describe_attachment, load
+from engine.domains.applications.status import EDITABLE
 from engine.errors import Conflict, EngineError, InvalidInput, NotFound
-from engine.models.applications import ApplicationAttachment
 from engine.models.base import new_id
 from engine.principal import Principal
 

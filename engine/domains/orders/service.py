@@ -7,13 +7,16 @@ process step that reached it; a repeat for the same application returns the exis
 from __future__ import annotations
 
 import secrets
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine import audit, clock
-from engine.models.applications import Application, Order, OrderItem
+from engine.domains.orders.models import Order, OrderItem
+
+if TYPE_CHECKING:
+    from engine.domains.applications.models import Application
 
 ITEM_FIELDS = ("product_id", "spec_id", "product_name", "spec_name", "quantity", "vcpu", "memory_gib", "disk_gib",
                "gpu_model", "gpu_count", "instances", "eips")

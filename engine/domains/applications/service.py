@@ -1,8 +1,8 @@
 """Resource applications: drafts (create, edit), reading them (detail, lists, CSV export).
 
 A tenant user writes a draft: items from the cart or given directly (each copies its spec's
-dimensions), a business system, a purpose, attachments (``engine.attachments``). What happens
-once it is submitted is ``engine.application_flow``.
+dimensions), a business system, a purpose, attachments (``engine.domains.applications.attachments``).
+What happens once it is submitted is ``engine.domains.applications.flow``.
 
 Who sees what: the caller's tenant only (platform staff: every tenant), narrowed by the data scope
 of the roles that grant ``application:read`` (applicant = ``mine``, organisation, business system).
@@ -18,9 +18,14 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from engine import audit, catalog, clock, orders
-from engine.application_ports import ITEM_FIELDS, item_dicts
-from engine.cart import quantity_of, take, tenant_user
+from engine import audit, clock
+from engine.domains.applications.models import Application, ApplicationAttachment, ApplicationItem
+from engine.domains.applications.ports import ITEM_FIELDS, item_dicts
+from engine.domains.applications.status import EDITABLE
+from engine.domains.cart.service import quantity_of, take, tenant_user
+from engine.domains.catalog import service as catalog
+from engine.domains.orders import service as orders
+from engine.domains.orders.models import Order
 from engine.errors import Conflict, InvalidInput, NotFound
 from engine.models import (
     BusinessSystem,
@@ -30,8 +35,8 @@ from engine.models import (
     ProcessInstance,
     TaskHistory,
 )
-from engine.models.applications import Application, ApplicationAttachment, ApplicationItem, Order
 from engine.principal import Principal
+from engine.runtime.instances import ACTIVE
 from engine.tenancy.access import PermissionDenied
 from engine.tenancy.scope import scope_where
 from tasks.quota import DIMENSIONS
@@ -41,7 +46,6 @@ if TYPE_CHECKING:
 
 READ = "application:read"
 MANAGE = "application:manage"
-EDITABLE = ("draft", "returned")
 MAX_ITEMS = 100
 
 
@@ -78,6 +82,13 @@ def _attachments(s: Session, application_id: str) -> list[dict[str, Any]]:
 def describe_attachment(row: ApplicationAttachment) -> dict[str, Any]:
     return {"id": row.id, "filename": row.filename, "content_type": row.content_type, "size": row.size,
             "sha256": row.sha256, "uploaded_by": row.uploaded_by, "created_at": row.created_at}
+
+
+def running_instance_or_none(s: Session, app: Application) -> str | None:
+    """The id of the application's newest running (or stuck) process instance, if any."""
+    return s.scalar(select(ProcessInstance.id).where(
+        ProcessInstance.tenant_id == app.tenant_id, ProcessInstance.business_key == app.id,
+        ProcessInstance.status.in_(ACTIVE)).order_by(ProcessInstance.created_at.desc()).limit(1))
 
 
 def instances_of(s: Session, app: Application) -> list[ProcessInstance]:

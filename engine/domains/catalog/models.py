@@ -3,7 +3,8 @@
 Categories and products are platform-owned. A product is visible to every tenant
 (``visibility = "all"``) or only to the tenants listed in ``product_visibility``
 (``visibility = "tenants"``). A spec's dimensions are structured columns, not text, because
-quota reservations and orders add them up per dimension.
+quota reservations and orders add them up per dimension. ``ItemLine`` is a chosen spec as an
+application line or an order line records it.
 """
 
 from __future__ import annotations
@@ -73,3 +74,23 @@ class ProductSpec(Base):
     eips: Mapped[int] = mapped_column(Integer, default=0)
     enabled: Mapped[bool] = mapped_column(default=True)
     sort_order: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class ItemLine:
+    """What an application line and an order line both record: the product and spec as chosen,
+    and the resource dimensions they book (copied, so later catalog edits change nothing)."""
+
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"))
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    product_id: Mapped[str] = mapped_column(ForeignKey("products.id"))
+    spec_id: Mapped[str] = mapped_column(ForeignKey("product_specs.id"))
+    product_name: Mapped[str] = mapped_column(String(200))
+    spec_name: Mapped[str] = mapped_column(String(200))
+    quantity: Mapped[int] = mapped_column(Integer)
+    vcpu: Mapped[int] = mapped_column(Integer, default=0)
+    memory_gib: Mapped[Decimal] = mapped_column(Numeric(18, 3), default=Decimal(0))
+    disk_gib: Mapped[Decimal] = mapped_column(Numeric(18, 3), default=Decimal(0))
+    gpu_model: Mapped[str | None] = mapped_column(String(100))
+    gpu_count: Mapped[int] = mapped_column(Integer, default=0)
+    instances: Mapped[int] = mapped_column(Integer, default=1)
+    eips: Mapped[int] = mapped_column(Integer, default=0)

@@ -2,9 +2,9 @@
 
 Submitting starts ``application`` (business key = the application id); its first steps reserve the
 quota and mark the application pending, in the start's transaction, and a refused reservation fails
-the submission with 409 leaving nothing (``engine.ports.strict``). Everything after that is the
-process: approval, order, notices. Its status changes come through the operators' ports
-(``engine.application_ports``); this module only starts the process, signals it (the
+the submission with 409 leaving nothing (``engine.domains.applications.ports.strict``). Everything
+after that is the process: approval, order, notices. Its status changes come through the operators'
+ports (``engine.domains.applications.ports``); this module only starts the process, signals it (the
 ``application_cancel`` message for a withdrawal or cancellation, the applicant's revise task for a
 resubmission) and completes approval steps through the inbox.
 """
@@ -19,15 +19,22 @@ from SpiffWorkflow.exceptions import WorkflowException
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from engine import audit, clock, ports
-from engine.application_ports import item_dicts, release_reservation
-from engine.applications import acting_on, create, current_tasks, get, load, text_field
-from engine.cart import discard_lines
+from engine import audit, clock
+from engine.domains.applications.models import Application
+from engine.domains.applications.ports import item_dicts, strict
+from engine.domains.applications.service import (
+    acting_on,
+    create,
+    current_tasks,
+    get,
+    load,
+    running_instance_or_none,
+    text_field,
+)
+from engine.domains.cart.service import discard_lines
 from engine.errors import Conflict
-from engine.models import HumanTask, HumanTaskCandidate, ProcessInstance
-from engine.models.applications import Application
+from engine.models import HumanTask, HumanTaskCandidate
 from engine.principal import Principal
-from engine.runtime.instances import ACTIVE
 from engine.runtime.steps import advance
 from engine.site_messages import deliver
 from engine.tenancy.access import PermissionDenied
@@ -80,20 +87,14 @@ def submit(engine: Engine, principal: Principal, application_id: str, *, ip: str
         tenant_id, number, title = app.tenant_id, app.number, app.title
     variables = {"application_id": application_id, "application_number": number, "title": title,
                  "approval_timeout": engine.settings.approval_timeout}
-    with ports.strict():
+    with strict():
         engine.runtime.start(PROCESS_KEY, tenant_id=tenant_id, initiator=principal.username,
                              business_key=application_id, variables=variables, ip=ip)
     return get(engine, principal, application_id)
 
 
-def _running_instance_or_none(s: Session, app: Application) -> str | None:
-    return s.scalar(select(ProcessInstance.id).where(
-        ProcessInstance.tenant_id == app.tenant_id, ProcessInstance.business_key == app.id,
-        ProcessInstance.status.in_(ACTIVE)).order_by(ProcessInstance.created_at.desc()).limit(1))
-
-
 def _running_instance(s: Session, app: Application) -> str:
-    found = _running_instance_or_none(s, app)
+    found = running_instance_or_none(s, app)
     if found is None:
         raise Conflict(f"application {app.number} has no running process")
     return found
@@ -169,22 +170,6 @@ def decide(engine: Engine, principal: Principal, application_id: str, *, decisio
     return get(engine, principal, application_id)
 
 
-def release_on_cancel(s: Session, loaded: Any) -> None:
-    """Save hook: an application whose process is cancelled outright (process-instance cancel, not
-    the withdraw/cancel the process itself handles) gives its quota back and is cancelled too."""
-    row = loaded.row
-    if row.status != "cancelled" or not row.business_key:
-        return
-    app = s.scalars(select(Application).where(Application.id == row.business_key,
-                                              Application.tenant_id == row.tenant_id).with_for_update()).first()
-    if app is None or app.status in ("draft", "ordered", "cancelled"):
-        return
-    if _running_instance_or_none(s, app) not in (None, row.id):
-        return  # an older instance: the application has moved on to a newer one
-    release_reservation(s, app)
-    app.status, app.decided_at, app.updated_at = "cancelled", clock.now(), clock.now()
-
-
 def withdraw(engine: Engine, principal: Principal, application_id: str, *, ip: str | None = None) -> dict[str, Any]:
     """Take a pending application back to draft (only until its first approval); the quota is released."""
     _stop(engine, principal, application_id, to_status="draft", ip=ip)
@@ -212,7 +197,7 @@ def _finish_revision(engine: Engine, principal: Principal, application_id: str, 
         if action == "resubmit" and not item_dicts(s, app.id):
             raise Conflict(f"application {app.number} has no items")
         task_id, tenant_id, applicant = _applicant_task(s, app), app.tenant_id, app.applicant
-    with ports.strict():
+    with strict():
         _inbox(engine).complete(tenant_id, task_id, user=applicant, data={"action": action})
 
 

@@ -1,0 +1,48 @@
+"""What the applications domain hooks into the core: a save hook and a notice subject.
+
+``release_on_cancel`` (save hook): an application whose process is cancelled outright gives its
+quota back and is cancelled too. ``application_subject`` (a ``engine.site_messages`` subject
+lookup): a "task assigned" notice of an application's process names the application.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from engine import clock
+from engine.domains.applications.models import Application
+from engine.domains.applications.ports import release_reservation
+from engine.domains.applications.service import running_instance_or_none
+from engine.models import ProcessInstance
+from engine.site_messages import Subject
+
+
+def release_on_cancel(s: Session, loaded: Any) -> None:
+    """Save hook: an application whose process is cancelled outright (process-instance cancel, not
+    the withdraw/cancel the process itself handles) gives its quota back and is cancelled too."""
+    row = loaded.row
+    if row.status != "cancelled" or not row.business_key:
+        return
+    app = s.scalars(select(Application).where(Application.id == row.business_key,
+                                              Application.tenant_id == row.tenant_id).with_for_update()).first()
+    if app is None or app.status in ("draft", "ordered", "cancelled"):
+        return
+    if running_instance_or_none(s, app) not in (None, row.id):
+        return  # an older instance: the application has moved on to a newer one
+    release_reservation(s, app)
+    app.status, app.decided_at, app.updated_at = "cancelled", clock.now(), clock.now()
+
+
+def application_subject(s: Session, row: ProcessInstance) -> Subject | None:
+    """The application a process instance runs for (its business key, in its tenant), if any."""
+    if not row.business_key:
+        return None
+    number = s.scalar(select(Application.number).where(Application.id == row.business_key,
+                                                       Application.tenant_id == row.tenant_id))
+    if number is None:
+        return None
+    return Subject(tag=number, label=f"Application {number}",
+                   link={"application_id": row.business_key, "number": number})
