@@ -12,7 +12,8 @@ from marshmallow import fields as ma_fields
 from marshmallow import validate
 from sqlalchemy import text
 
-from api import docs, errors, headers, input_limits
+from api import blueprints, docs, errors, headers, input_limits
+from api.blueprints import auth
 from engine.config import Settings, generated_secret
 from engine.core import Engine, assemble
 
@@ -96,22 +97,6 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         ready = all(v == "ok" for v in checks.values())
         return jsonify(status="ready" if ready else "not ready", checks=checks), 200 if ready else 503
 
-    # Blueprints, one line each (each module owns its line):
-    from api.blueprints import auth  # auth-blueprint: also gives JWT failures the one error shape
-    auth.install(app)
-    from api.blueprints import tenancy  # tenancy-blueprints
-    tenancy.register(api)
-    from api.blueprints import audit  # audit-blueprint
-
-    api.register_blueprint(audit.blp)
-    # process-blueprints
-    from api.blueprints import applications  # catalog, cart, applications, site messages
-
-    applications.register(app)
-    from api.blueprints import processes
-
-    api.register_blueprint(processes.blp)
-    from api.blueprints import tasks  # inbox-blueprint
-
-    api.register_blueprint(tasks.blp)
+    auth.install(app)  # flask-jwt-extended's failures in the one error shape
+    blueprints.register(api)  # every route: api/blueprints.MODULES
     return app

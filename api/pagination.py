@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from marshmallow import Schema, fields, validate
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import Session
 
 MAX_PAGE_SIZE = 200
 MAX_PAGE = 100_000  # keeps OFFSET inside a 64-bit integer (and any sane listing)
@@ -31,3 +33,10 @@ def page(items: list[Any], total: int, args: dict[str, Any]) -> dict[str, Any]:
 
 def offset(args: dict[str, Any]) -> int:
     return (args["page"] - 1) * args["page_size"]
+
+
+def query_page(s: Session, q: Select, order_by: Any, args: dict[str, Any]) -> dict[str, Any]:
+    """The page ``args`` asks for of a query's rows in ``order_by`` order, with the total it selects."""
+    total = s.scalar(select(func.count()).select_from(q.order_by(None).subquery()))
+    rows = s.scalars(q.order_by(order_by).limit(args["page_size"]).offset(offset(args))).all()
+    return page(list(rows), int(total or 0), args)

@@ -99,10 +99,3 @@ def incidents_query(principal: Principal, *, status: str | None = "open",
     if instance_id:
         q = q.where(Incident.instance_id == instance_id)
     return q.order_by(Incident.created_at.desc())
-
-
-def page(s: Session, q: Select, order_by: Any, limit: int, offset: int) -> tuple[list[Any], int]:
-    total = s.scalar(select(func.count()).select_from(q.order_by(None).subquery()))
-    rows = s.scalars(q.order_by(order_by).limit(limit).offset(offset)).all()
-    return list(rows), int(total or 0)
-

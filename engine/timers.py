@@ -20,7 +20,6 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
-from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import CycleTimerEventDefinition, TimerEventDefinition
 from SpiffWorkflow.exceptions import TaskNotFoundException
 from SpiffWorkflow.util.task import TaskState
@@ -32,6 +31,8 @@ from engine.errors import Conflict, NotFound
 from engine.models import DueTimer, ProcessInstance
 from engine.runtime.instances import ACTIVE, Loaded
 from engine.runtime.steps import advance
+from engine.runtime.waiting import event_definitions as event_definitions
+from engine.runtime.waiting import waiting_catches as waiting_catches
 from engine.spiff.timer_events import stored_due
 
 if TYPE_CHECKING:
@@ -45,20 +46,6 @@ _MAX_BATCHES_PER_DRAIN = 50  # then yield to the interval, so stop() is never ke
 
 
 # -- what a workflow waits on (shared with engine.messages) ---------------------------------
-
-def event_definitions(task: Any) -> list[Any]:
-    """The event definitions a waiting catch task listens for (an event-based gateway or a
-    multiple event holds several)."""
-    definition = task.task_spec.event_definition
-    if isinstance(definition, MultipleEventDefinition):
-        return list(definition.event_definitions)
-    return [definition]
-
-
-def waiting_catches(workflow: Any) -> Iterable[Any]:
-    """Every WAITING catch task of the workflow and its subprocesses (Spiff's own index)."""
-    return [t for t in workflow.event_manager.tasks.values() if t.state == TaskState.WAITING]
-
 
 def previously_waiting(loaded: Loaded, kind: type) -> set[str] | None:
     """Guids of the catches for ``kind`` events that waited in the state as loaded, i.e. those

@@ -30,7 +30,8 @@ CATEGORIES = (
 def _spec(code: str, name: str, vcpu: int, memory: str, disk: str, gpu_model: str | None = None, gpus: int = 0,
           instances: int = 1, eips: int = 0) -> dict[str, Any]:
     return {"code": code, "name": name, "vcpu": vcpu, "memory_gib": Decimal(memory), "disk_gib": Decimal(disk),
-            "gpu_model": gpu_model, "gpu_count": gpus, "instances": instances, "eips": eips}
+            "gpu_model": gpu_model, "gpu_count": gpus, "gpus_by_model": {gpu_model: gpus} if gpu_model and gpus else {},
+            "instances": instances, "eips": eips}
 
 
 # (code, name, description, category code, tenant codes it is opened to (None: every tenant), specs)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from connectors import vector
 from tasks.ports import Refused, current
 from tasks.registry import OperatorError, operator
 
-LINE_FIELDS = ("product_id", "spec_id", "product_name", "spec_name", "quantity", "vcpu", "memory_gib", "disk_gib",
-               "gpu_model", "gpu_count", "instances", "eips")
+LINE_FIELDS = ("product_id", "spec_id", "product_name", "spec_name", "quantity", *vector.LINE_FIELDS)
 
 
 def order_lines(items: list[dict[str, Any]]) -> list[dict[str, Any]]:

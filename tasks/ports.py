@@ -20,7 +20,7 @@ from contextvars import ContextVar
 from decimal import Decimal
 from typing import Any, Protocol
 
-Item = dict[str, Any]  # product_id, spec_id, product_name, spec_name, quantity, and one key per dimension
+Item = dict[str, Any]  # product_id, spec_id, product_name, spec_name, quantity, connectors.vector.LINE_FIELDS
 
 
 class PortUnavailable(RuntimeError):

@@ -1,6 +1,7 @@
 """Quota operators: book an application's demand as in-process, turn it into used, give it back.
 
-The demand is computed here, from the application's items (dimensions per unit times quantity);
+The demand is computed here, from the application's items (``connectors.vector``: dimensions per unit
+times quantity, GPUs also per accelerator model as ``gpus:<model>``);
 the bookkeeping goes through the platform's quota port (see ``tasks.ports``), which holds the
 organisation tree and the quota rows.
 """
@@ -11,35 +12,34 @@ from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
 
+from connectors import vector
 from tasks.ports import QuotaShort, Refused, current
 from tasks.registry import OperatorError, operator
 
-# quota dimension -> the item field that carries it per unit
-DIMENSIONS = {"vcpu": "vcpu", "memory_gib": "memory_gib", "disk_gib": "disk_gib", "instances": "instances",
-              "eips": "eips", "gpus": "gpu_count"}
 
-
-def _amount(item: dict[str, Any], field: str) -> Decimal:
-    value = item.get(field) or 0
+def _amount(item: dict[str, Any], dimension: str, value: Any) -> Decimal:
     try:
-        amount = Decimal(str(value))
+        amount = Decimal(str(value or 0))
     except ArithmeticError as exc:
-        raise OperatorError("INVALID_ITEMS", f"item {field} {value!r} is not a number") from exc
+        raise OperatorError("INVALID_ITEMS", f"item {dimension} {value!r} is not a number") from exc
     if not amount.is_finite() or amount < 0:
-        raise OperatorError("INVALID_ITEMS", f"item {field} {value!r} must be a non-negative number")
+        raise OperatorError("INVALID_ITEMS", f"item {dimension} {value!r} must be a non-negative number")
     return amount
 
 
 def demand(items: Iterable[dict[str, Any]]) -> dict[str, Decimal]:
-    """What the items need, per quota dimension (every dimension present, zero included)."""
-    total = dict.fromkeys(DIMENSIONS, Decimal(0))
+    """What the items need, per quota dimension (``connectors.vector``): every base dimension (zero
+    included), then ``gpus:<model>`` for each accelerator model the items name."""
+    total = dict.fromkeys(vector.NAMES, Decimal(0))
     for item in items:
         quantity = item.get("quantity")
         if not isinstance(quantity, int) or isinstance(quantity, bool) or quantity < 1:
             raise OperatorError("INVALID_ITEMS", f"item quantity {quantity!r} must be a positive integer")
-        for dimension, field in DIMENSIONS.items():
-            total[dimension] += _amount(item, field) * quantity
-    return total
+        for dimension, value in vector.per_unit(item):
+            if not vector.is_dimension(dimension):
+                raise OperatorError("INVALID_ITEMS", f"item GPU model {vector.gpu_model_of(dimension)!r} is not valid")
+            total[dimension] = total.get(dimension, Decimal(0)) + _amount(item, dimension, value) * quantity
+    return {d: a for d, a in total.items() if d in vector.BY_NAME or a}
 
 
 def _plain(amounts: dict[str, Any]) -> dict[str, str]:

@@ -1,8 +1,7 @@
-"""Cart and resource applications over HTTP: drafts, submit, withdraw, resubmit, cancel, decide,
-urge, attachments, lists with CSV export, and the detail (history, current tasks, order).
+"""Resource applications over HTTP: drafts, submit, withdraw, resubmit, cancel, decide, urge,
+attachments, lists with CSV export, and the detail (history, current tasks, order).
 
-``register`` adds these, the catalog and the site messages to the app, and binds the platform
-ports that the application operators use to the app's engine.
+Items come from the cart (api/blueprints/cart.py) and/or the request.
 """
 
 from __future__ import annotations
@@ -11,26 +10,25 @@ import csv
 import io
 from typing import Any
 
-from flask import Flask, Response, request, send_file
+from flask import Response, request, send_file
 from flask.views import MethodView
 from marshmallow import Schema, fields, validate
 
 from api.blueprints import Blueprint
-from api.blueprints.catalog import ProductSpecSchema
+from api.blueprints.cart import CartAddSchema
 from api.headers import content_disposition, served_type
 from api.idempotency import idempotent
 from api.pagination import PageArgs, offset, page, page_schema
+from api.schemas import OpenTaskSchema, StepSchema
 from api.security import client_ip, current_principal, engine, requires
 from engine.domains.applications import attachments
 from engine.domains.applications import flow as application_flow
 from engine.domains.applications import service as applications
 from engine.domains.applications.status import APPLICATION_STATUSES
-from engine.domains.cart import service as cart
 from engine.errors import InvalidInput
 
 blp = Blueprint("applications", __name__, url_prefix="/api/v1/applications",
                 description="Resource applications: draft, submit, approve, order")
-cart_blp = Blueprint("cart", __name__, url_prefix="/api/v1/cart", description="The cart")
 
 CREATE = "application:create"
 READ = "application:read"
@@ -38,9 +36,8 @@ READ = "application:read"
 
 # -- schemas ------------------------------------------------------------------------------------------
 
-class ApplicationItemInSchema(Schema):
-    spec_id = fields.String(required=True)
-    quantity = fields.Integer(load_default=1, validate=validate.Range(min=1, max=cart.MAX_QUANTITY))
+class ApplicationItemInSchema(CartAddSchema):
+    pass
 
 
 class ApplicationItemSchema(Schema):
@@ -54,6 +51,8 @@ class ApplicationItemSchema(Schema):
     disk_gib = fields.Decimal(as_string=True)
     gpu_model = fields.String(allow_none=True)
     gpu_count = fields.Integer()
+    gpus_by_model = fields.Dict(keys=fields.String(), values=fields.Integer(),
+                                metadata={"description": "GPUs per unit by accelerator model, summing to gpu_count"})
     instances = fields.Integer()
     eips = fields.Integer()
 
@@ -63,6 +62,8 @@ class ApplicationTotalsSchema(Schema):
     memory_gib = fields.Decimal(as_string=True)
     disk_gib = fields.Decimal(as_string=True)
     gpus = fields.Integer()
+    gpus_by_model = fields.Dict(keys=fields.String(), values=fields.Integer(), metadata={
+        "description": "GPUs by accelerator model (quota dimensions gpus:<model>); gpus counts them all"})
     instances = fields.Integer()
     eips = fields.Integer()
 
@@ -85,28 +86,16 @@ class ApplicationInstanceSchema(Schema):
     ended_at = fields.DateTime(allow_none=True)
 
 
-class ApplicationStepSchema(Schema):
+class ApplicationStepSchema(StepSchema):
     instance_id = fields.String()
     task_id = fields.String()
-    task_spec = fields.String()
-    task_name = fields.String(allow_none=True)
-    task_type = fields.String()
-    state = fields.String()
-    actor = fields.String(allow_none=True)
-    at = fields.DateTime()
     data = fields.Raw(allow_none=True, metadata={"description": "what the step changed in the process data"})
 
 
-class ApplicationTaskSchema(Schema):
-    id = fields.String()
+class ApplicationTaskSchema(OpenTaskSchema):
     instance_id = fields.String()
     process_key = fields.String()
-    task_spec = fields.String()
-    task_name = fields.String(allow_none=True)
-    lane = fields.String(allow_none=True)
-    assignee = fields.String(allow_none=True)
     candidates = fields.List(fields.String(), metadata={"description": "user:<name> or role:<code>"})
-    created_at = fields.DateTime()
     due_at = fields.DateTime(allow_none=True, metadata={"description": "when it escalates"})
 
 
@@ -201,31 +190,6 @@ class ApplicationUrgedSchema(Schema):
 
 class AttachmentUploadSchema(Schema):
     file = fields.Raw(required=True, metadata={"type": "string", "format": "binary"})
-
-
-class CartLineSchema(Schema):
-    id = fields.String()
-    product_id = fields.String()
-    product_code = fields.String()
-    product_name = fields.String()
-    spec = fields.Nested(ProductSpecSchema)
-    quantity = fields.Integer()
-    orderable = fields.Boolean(metadata={"description": "false: the spec was withdrawn from your catalog"})
-    created_at = fields.DateTime()
-    updated_at = fields.DateTime()
-
-
-class CartSchema(Schema):
-    items = fields.List(fields.Nested(CartLineSchema))
-    count = fields.Integer()
-
-
-class CartAddSchema(ApplicationItemInSchema):
-    pass
-
-
-class CartQuantitySchema(Schema):
-    quantity = fields.Integer(required=True, validate=validate.Range(min=1, max=cart.MAX_QUANTITY))
 
 
 def _filters(args: dict[str, Any]) -> applications.Filters:
@@ -389,54 +353,3 @@ class Attachment(MethodView):
     def delete(self, application_id: str, attachment_id: str) -> None:
         """Remove an attachment from your draft or rejected application."""
         attachments.remove(engine(), current_principal(), application_id, attachment_id, ip=client_ip())
-
-
-# -- cart --------------------------------------------------------------------------------------------
-
-@cart_blp.route("")
-class Cart(MethodView):
-    @requires(CREATE)
-    @blp.response(200, CartSchema)
-    def get(self) -> Any:
-        """Your cart."""
-        return cart.get_cart(engine(), current_principal())
-
-    @requires(CREATE)
-    @blp.response(204)
-    def delete(self) -> None:
-        """Empty your cart."""
-        cart.clear(engine(), current_principal())
-
-
-@cart_blp.route("/items", methods=["POST"])
-@requires(CREATE)
-@cart_blp.arguments(CartAddSchema)
-@cart_blp.response(200, CartSchema)
-def add_to_cart(body: dict[str, Any]) -> Any:
-    """Put a spec in your cart (again: adds to its quantity)."""
-    return cart.add_item(engine(), current_principal(), spec_id=body["spec_id"], quantity=body["quantity"])
-
-
-@cart_blp.route("/items/<string:item_id>")
-class CartLine(MethodView):
-    @requires(CREATE)
-    @cart_blp.arguments(CartQuantitySchema)
-    @cart_blp.response(200, CartSchema)
-    def patch(self, body: dict[str, Any], item_id: str) -> Any:
-        """Change a line's quantity."""
-        return cart.set_quantity(engine(), current_principal(), item_id, body["quantity"])
-
-    @requires(CREATE)
-    @cart_blp.response(200, CartSchema)
-    def delete(self, item_id: str) -> Any:
-        """Remove a line."""
-        return cart.remove_item(engine(), current_principal(), item_id)
-
-
-def register(app: Flask) -> None:
-    """Register the catalog, cart, application and site-message routes."""
-    from api.blueprints import catalog, site_messages
-
-    api = app.extensions["aicmp.api"]
-    for blueprint in (catalog.blp, cart_blp, blp, site_messages.blp):
-        api.register_blueprint(blueprint)

@@ -9,10 +9,10 @@ from typing import Any
 
 from flask import Response
 from marshmallow import Schema, fields
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, select
 
 from api.blueprints import Blueprint
-from api.pagination import PageArgs, offset, page, page_schema
+from api.pagination import PageArgs, page_schema, query_page
 from api.security import current_principal, engine, requires
 from engine.models import AuditEntry
 from engine.principal import Principal
@@ -78,9 +78,7 @@ def list_entries(args: dict[str, Any]) -> Any:
     """Audit entries, newest first: your tenant's, or any tenant's for platform staff."""
     q = _query(current_principal(), args)
     with engine().db.read() as s:
-        total = s.scalar(select(func.count()).select_from(q.subquery()))
-        rows = s.scalars(q.order_by(AuditEntry.id.desc()).limit(args["page_size"]).offset(offset(args))).all()
-    return page(list(rows), int(total or 0), args)
+        return query_page(s, q, AuditEntry.id.desc(), args)
 
 
 @blp.route("/export.csv")

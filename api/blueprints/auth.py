@@ -197,8 +197,7 @@ def _jwt_error(status: int, message: str, code: str | None = None) -> Any:
 
 
 def install(app: Flask) -> None:
-    """Register the blueprint, and make flask-jwt-extended's failures use the one error shape."""
-    app.extensions["aicmp.api"].register_blueprint(blp)
+    """Make flask-jwt-extended's failures use the one error shape (after the app's ``JWTManager`` is made)."""
     jwt = app.extensions["flask-jwt-extended"]
     jwt.unauthorized_loader(lambda reason: _jwt_error(401, reason))
     jwt.invalid_token_loader(lambda reason: _jwt_error(401, f"invalid token: {reason}"))

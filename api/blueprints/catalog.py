@@ -41,8 +41,14 @@ class ProductSpecSchema(Schema):
     vcpu = fields.Integer(load_default=0, validate=validate.Range(min=0))
     memory_gib = fields.Decimal(load_default=0, as_string=True, places=3, validate=validate.Range(min=0))
     disk_gib = fields.Decimal(load_default=0, as_string=True, places=3, validate=validate.Range(min=0))
-    gpu_model = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=100))
-    gpu_count = fields.Integer(load_default=0, validate=validate.Range(min=0))
+    gpu_model = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=100), metadata={
+        "description": "the accelerator model; with several (gpus_by_model), their names joined: \"A100, H100\""})
+    gpu_count = fields.Integer(load_default=0, validate=validate.Range(min=0),
+                               metadata={"description": "GPUs per unit, every model together"})
+    gpus_by_model = fields.Dict(keys=fields.String(validate=validate.Length(min=1, max=100)),
+                                values=fields.Integer(validate=validate.Range(min=0)), load_default=None, metadata={
+        "description": "GPUs per unit by accelerator model, e.g. {\"H100\": 8}, summing to gpu_count. On input give "
+                       "either this or gpu_model + gpu_count (one model)"})
     instances = fields.Integer(load_default=1, validate=validate.Range(min=0))
     eips = fields.Integer(load_default=0, validate=validate.Range(min=0))
     enabled = fields.Boolean(load_default=True)

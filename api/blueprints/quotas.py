@@ -28,6 +28,16 @@ class DimensionSchema(Schema):
     in_process = _amount("reserved by running flows anywhere below this level")
 
 
+class GpuModelQuotaSchema(Schema):
+    capped = fields.Boolean(metadata={"description": "false: no cap of its own, only the gpus total limits this model"})
+    total = fields.Decimal(as_string=True, allow_none=True, metadata={"description": "the cap; null when not capped"})
+    allocated = _amount("sum of the direct children's caps of this model")
+    available = fields.Decimal(as_string=True, allow_none=True, metadata={
+        "description": "cap - allocated - what is used or in process at this level itself; null when not capped"})
+    used = _amount("GPUs of this model in use anywhere below this level")
+    in_process = _amount("GPUs of this model reserved by running flows anywhere below this level")
+
+
 class QuotaLevelSchema(Schema):
     tenant_id = fields.String()
     organization_id = fields.String(allow_none=True, metadata={"description": "null: the tenant level"})
@@ -35,10 +45,18 @@ class QuotaLevelSchema(Schema):
     label = fields.String()
     dimensions = fields.Dict(keys=fields.String(validate=validate.OneOf(QUOTA_DIMENSIONS)),
                              values=fields.Nested(DimensionSchema))
+    gpus_by_model = fields.Dict(keys=fields.String(), values=fields.Nested(GpuModelQuotaSchema), metadata={
+        "description": "GPUs per accelerator model (quota dimension gpus:<model>), for every model booked or capped "
+                       "at this level; the gpus dimension counts them all"})
 
 
 TotalsSchema = Schema.from_dict(
-    {dim: fields.Decimal(validate=validate.Range(min=0), allow_nan=False) for dim in QUOTA_DIMENSIONS},
+    {**{dim: fields.Decimal(validate=validate.Range(min=0), allow_nan=False) for dim in QUOTA_DIMENSIONS},
+     "gpus_by_model": fields.Dict(keys=fields.String(validate=validate.Length(min=1, max=100)),
+                                  values=fields.Decimal(validate=validate.Range(min=0), allow_nan=False,
+                                                        allow_none=True),
+                                  metadata={"description": "caps per accelerator model, e.g. {\"H100\": 8}, "
+                                                           "apart from the gpus total; null lifts a model's cap"})},
     name="QuotaTotals")
 
 
@@ -73,7 +91,10 @@ class TenantQuota(MethodView):
     @blp.arguments(QuotaUpdateSchema)
     @blp.response(200, QuotaLevelSchema)
     def put(self, body: dict[str, Any], tenant_id: str) -> Any:
-        """Set a tenant's totals (platform staff); never below what it allocated to its organisations (409)."""
+        """Set a tenant's totals (platform staff); never below what it allocated to its organisations (409).
+
+        ``totals.gpus_by_model`` caps accelerator models apart from the ``gpus`` total ({"H100": 8});
+        a reservation then needs room in both, and a refusal names ``gpus:H100``."""
         return quotas.set_totals(engine(), current_principal(), body["totals"], tenant_id=tenant_id, ip=client_ip())
 
 
@@ -89,6 +110,9 @@ class OrganizationQuota(MethodView):
     @blp.arguments(QuotaUpdateSchema)
     @blp.response(200, QuotaLevelSchema)
     def put(self, body: dict[str, Any], org_id: str) -> Any:
-        """Set an organisation's totals out of its parent's available amount (409 names the dimension and level)."""
+        """Set an organisation's totals out of its parent's available amount (409 names the dimension and level).
+
+        ``totals.gpus_by_model`` caps accelerator models ({"H100": 8}; null lifts a cap); a cap comes out of
+        the parent's available amount of that model when the parent caps it too."""
         return quotas.set_totals(engine(), current_principal(), body["totals"], organization_id=org_id,
                                  ip=client_ip())

@@ -7,8 +7,8 @@ from typing import Any
 from marshmallow import Schema, fields, validate
 
 from api.blueprints import Blueprint
-from api.blueprints.processes import InstanceSchema
 from api.pagination import PageArgs, offset, page, page_schema
+from api.schemas import InstanceSchema, OpenTaskSchema
 from api.security import client_ip, current_principal, engine, requires
 from engine import inbox_tabs
 from engine.principal import Principal
@@ -16,18 +16,11 @@ from engine.principal import Principal
 blp = Blueprint("tasks", __name__, url_prefix="/api/v1/tasks", description="The task inbox")
 
 
-class TaskSchema(Schema):
-    id = fields.String()
+class TaskSchema(OpenTaskSchema):
     instance_id = fields.String()
     tenant_id = fields.String()
     process_key = fields.String()
     business_key = fields.String(allow_none=True)
-    task_spec = fields.String()
-    task_name = fields.String(allow_none=True)
-    lane = fields.String(allow_none=True)
-    assignee = fields.String(allow_none=True)
-    created_at = fields.DateTime()
-    due_at = fields.DateTime(allow_none=True)
     countersign = fields.String(allow_none=True)
     delegated_by = fields.String(allow_none=True)
     returned = fields.Dict(allow_none=True)

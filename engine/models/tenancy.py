@@ -10,12 +10,13 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, Integer, Numeric, String, UniqueConstraint, text
+from sqlalchemy import ForeignKey, Index, Integer, Numeric, String, UniqueConstraint, text, true
 from sqlalchemy.orm import Mapped, mapped_column
 
+from connectors import vector
 from engine.models.base import Base, IdColumn, new_id, utcnow
 
-QUOTA_DIMENSIONS = ("vcpu", "memory_gib", "disk_gib", "instances", "eips", "gpus")
+QUOTA_DIMENSIONS = vector.NAMES  # the base dimensions; per-model GPU rows ("gpus:H100") come and go
 
 
 class Tenant(Base):
@@ -112,6 +113,10 @@ class UserRole(Base):
 class Quota(Base):
     """One dimension of a tenant's (organization_id NULL) or an organisation's quota.
 
+    ``dimension`` is one of ``connectors.vector``'s, or ``gpus:<model>``: the GPUs of one accelerator
+    model, booked beside the ``gpus`` total. Such a row caps that model when ``capped``; uncapped,
+    it only counts (``total`` unused) and the ``gpus`` total alone limits the model.
+
     ``used`` and ``in_process`` count the whole subtree (engine.tenancy.quotas books a reservation at
     the organisation, every ancestor and the tenant). A unique constraint treats NULLs as distinct,
     so the tenant-level row gets a partial unique index of its own.
@@ -127,8 +132,9 @@ class Quota(Base):
     id: Mapped[str] = mapped_column(IdColumn, primary_key=True, default=new_id)
     tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"))
     organization_id: Mapped[str | None] = mapped_column(ForeignKey("organizations.id"))
-    dimension: Mapped[str] = mapped_column(String(24))
+    dimension: Mapped[str] = mapped_column(String(120))  # a base dimension or "gpus:<model>"
     total: Mapped[Decimal] = mapped_column(Numeric(18, 3), default=Decimal(0))
+    capped: Mapped[bool] = mapped_column(default=True, server_default=true())  # False: counts only, no cap
     used: Mapped[Decimal] = mapped_column(Numeric(18, 3), default=Decimal(0))
     in_process: Mapped[Decimal] = mapped_column(Numeric(18, 3), default=Decimal(0))
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -14,7 +14,7 @@ from typing import Any
 from uuid import UUID
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
-from SpiffWorkflow.exceptions import SpiffWorkflowException
+from SpiffWorkflow.exceptions import SpiffWorkflowException, WorkflowException
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
@@ -30,6 +30,7 @@ from engine.runtime.services import IncidentNote, InstanceScope, ServiceHost, to
 from engine.runtime.specs import SPECS
 from engine.runtime.start_policy import StartCheck
 from engine.runtime.steps import advance
+from engine.runtime.waiting import message_event
 from engine.spiff.script_engine import AicmpScriptEngine
 from engine.spiff.serializer import serializer, state_from_json
 from tasks.registry import REGISTRY, OperatorRegistry
@@ -257,6 +258,20 @@ class Runtime:
                          target_type="task", target_id=task_guid, ip=ip,
                          detail={"instance": instance_id, "task": task.task_spec.bpmn_id, "fields": sorted(payload)})
         return loaded.row
+
+    @staticmethod
+    def signal(loaded: Loaded, message_name: str, payload: dict[str, Any]) -> None:
+        """Inside ``mutation``: deliver message ``message_name`` with ``payload`` to the catch of the
+        loaded workflow that waits for it now (no correlation), then advance the workflow. Conflict
+        when nothing waits for it. How domain code signals its own waiting process."""
+        event = message_event(loaded.workflow, message_name, payload)
+        if event is None:
+            raise Conflict(f"nothing in the instance waits for message {message_name!r} at this step")
+        try:
+            loaded.workflow.send_event(event)
+        except WorkflowException as exc:
+            raise Conflict(f"message {message_name!r} cannot be delivered: {exc}") from exc
+        advance(loaded.workflow, loaded.kind, loaded.host)
 
     def _run_task(self, loaded: Loaded, task: Any) -> None:
         try:

@@ -13,6 +13,13 @@ level and dimension:
                 what is booked directly at this level (consumption inside a child is already covered
                 by the child's allocation): what the level can still hand out or consume itself
 
+GPUs per accelerator model: besides the ``gpus`` total, each model a reservation names is booked
+as ``gpus:<model>`` (``connectors.vector``) at every level, in a row created on first use. Such a row
+counts (used, in_process) and, once ``capped`` by a total, limits that model at its level and
+subtree exactly as a base dimension does; uncapped (``total`` None in the views) only the ``gpus``
+total limits it. For per-model rows a child's commitment towards its parent is its cap when capped,
+else what it uses; an uncapped parent hands out nothing for that model.
+
 Rules: a child's total never exceeds what its parent has available (plus what the child already
 had); a level's total never drops below what it allocated plus what it uses itself. Breaking one
 is a Conflict (409) naming the dimension and the level.
@@ -37,6 +44,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from connectors import vector
 from engine import audit, clock
 from engine.errors import Conflict, InvalidInput, NotFound
 from engine.models import QUOTA_DIMENSIONS, Organization, Quota, Tenant
@@ -55,12 +63,13 @@ MAX_AMOUNT = Decimal("999999999999999")  # Numeric(18, 3)
 # -- amounts ---------------------------------------------------------------------------------------
 
 def amounts_of(values: Mapping[str, Any], *, field: str = "amounts") -> dict[str, Decimal]:
-    """Validate ``{dimension: amount}``: known dimensions, finite, non-negative, at most 3 decimals."""
+    """Validate ``{dimension: amount}``: known dimensions (or ``gpus:<model>``), finite, non-negative,
+    at most 3 decimals."""
     out, problems = {}, []
     for dim, raw in values.items():
-        if dim not in QUOTA_DIMENSIONS:
+        if not isinstance(dim, str) or not vector.is_dimension(dim):
             problems.append({"field": f"{field}.{dim}",
-                             "message": f"unknown dimension; one of {', '.join(QUOTA_DIMENSIONS)}"})
+                             "message": f"unknown dimension; one of {', '.join(QUOTA_DIMENSIONS)} or gpus:<model>"})
             continue
         try:
             amount = Decimal(str(raw))
@@ -104,12 +113,13 @@ def chain(s: Session, tenant_id: str, organization_id: str | None) -> list[Level
     return levels + [Level(tenant_id, i, f"organization {codes.get(i, i)!r}") for i in ids]
 
 
-def _ensure(s: Session, level: Level) -> None:
-    """Create a level's missing rows (total 0); concurrent creators are fine (ON CONFLICT DO NOTHING)."""
+def _ensure(s: Session, level: Level, dims: list[str]) -> None:
+    """Create a level's missing rows (total 0; per-model GPU rows uncapped); concurrent creators are
+    fine (ON CONFLICT DO NOTHING)."""
     insert = pg_insert if s.get_bind().dialect.name == "postgresql" else sqlite_insert
-    for dim in QUOTA_DIMENSIONS:
+    for dim in dims:
         s.execute(insert(Quota).values(tenant_id=level.tenant_id, organization_id=level.organization_id,
-                                       dimension=dim).on_conflict_do_nothing())
+                                       dimension=dim, capped=dim in vector.BY_NAME).on_conflict_do_nothing())
 
 
 def _level_clause(level: Level) -> Any:
@@ -118,15 +128,18 @@ def _level_clause(level: Level) -> Any:
             org.is_(None) if level.organization_id is None else org == level.organization_id)
 
 
-def _lock(s: Session, levels: list[Level]) -> dict[tuple[str | None, str], Quota]:
-    """Lock the rows of ``levels`` top-down (always the same order: no deadlocks between callers)."""
+def _lock(s: Session, levels: list[Level], dims: Any = ()) -> dict[tuple[str | None, str], Quota]:
+    """Lock every row of ``levels`` top-down (always the same order: no deadlocks between callers),
+    creating the base rows and those of ``dims`` (per-model GPU rows) that a level lacks."""
     rows: dict[tuple[str | None, str], Quota] = {}
+    needed = [*QUOTA_DIMENSIONS, *sorted(set(dims) - set(QUOTA_DIMENSIONS))]
     for level in levels:
         q = (select(Quota).where(*_level_clause(level)).order_by(Quota.dimension).with_for_update()
              .execution_options(populate_existing=True))
         found = list(s.scalars(q))
-        if len(found) < len(QUOTA_DIMENSIONS):  # first use of this level: create its rows, then lock them
-            _ensure(s, level)
+        missing = [d for d in needed if d not in {r.dimension for r in found}]
+        if missing:  # first use of this level or model: create the rows, then lock them
+            _ensure(s, level, missing)
             found = list(s.scalars(q))
         for row in found:
             rows[(level.organization_id, row.dimension)] = row
@@ -155,8 +168,12 @@ class Figures:
 
 
 def _figures(row: Quota, children: list[Quota]) -> Figures:
+    """Only capped children hold an allocation; an uncapped (per-model) child's usage counts as the
+    level's own."""
+    capped = [c for c in children if c.capped]
+
     def total_of(attr: str) -> Decimal:
-        return sum((getattr(c, attr) for c in children), ZERO)
+        return sum((getattr(c, attr) for c in capped), ZERO)
 
     return Figures(row.total, total_of("total"), row.used, row.in_process, row.used - total_of("used"),
                    row.in_process - total_of("in_process"))
@@ -190,20 +207,18 @@ def reserve(session: Session, tenant_id: str, organization_id: str | None, amoun
     if not wanted:
         return
     levels = chain(session, tenant_id, organization_id)
-    rows = _lock(session, levels)
+    rows = _lock(session, levels, wanted)
     booking = levels[-1]
-    for dim in QUOTA_DIMENSIONS:
-        amount = wanted.get(dim)
-        if amount is None:
-            continue
+    for dim in sorted(wanted, key=vector.dimension_order):
+        amount = wanted[dim]
         own = figures(session, booking, rows[(booking.organization_id, dim)])
-        if own.available < amount:
+        if rows[(booking.organization_id, dim)].capped and own.available < amount:
             raise _conflict(dim, booking, f"{booking.label} has {own.available} available, {amount} requested",
                             requested=amount, available=own.available)
         for level in reversed(levels[:-1]):
             row = rows[(level.organization_id, dim)]
             headroom = row.total - row.used - row.in_process
-            if headroom < amount:
+            if row.capped and headroom < amount:
                 raise _conflict(dim, level, f"{level.label} would exceed its total: {headroom} left, "
                                 f"{amount} requested", requested=amount, available=headroom)
     _apply(rows, levels, wanted, in_process=+1)
@@ -216,7 +231,7 @@ def commit_reserved(session: Session, tenant_id: str, organization_id: str | Non
     if not wanted:
         return
     levels = chain(session, tenant_id, organization_id)
-    rows = _lock(session, levels)
+    rows = _lock(session, levels, wanted)
     _require(rows, levels, wanted, "in_process")
     _apply(rows, levels, wanted, in_process=-1, used=+1)
 
@@ -229,7 +244,7 @@ def release(session: Session, tenant_id: str, organization_id: str | None, amoun
     if not wanted:
         return
     levels = chain(session, tenant_id, organization_id)
-    rows = _lock(session, levels)
+    rows = _lock(session, levels, wanted)
     attr = "used" if used else "in_process"
     _require(rows, levels, wanted, attr)
     _apply(rows, levels, wanted, **{attr: -1})
@@ -279,16 +294,22 @@ def describe_level(s: Session, level: Level) -> dict[str, Any]:
     rows = {r.dimension: r for r in s.scalars(select(Quota).where(*_level_clause(level)))}
     kids = list(s.scalars(select(Quota).where(Quota.tenant_id == level.tenant_id,
                                               Quota.organization_id.in_(_children(level)))))
-    out = {}
-    for dim in QUOTA_DIMENSIONS:
+    out, by_model = {}, {}
+    for dim in [*QUOTA_DIMENSIONS, *sorted(d for d in rows if vector.gpu_model_of(d) is not None)]:
         row = rows.get(dim) or Quota(tenant_id=level.tenant_id, organization_id=level.organization_id, dimension=dim,
-                                     total=ZERO, used=ZERO, in_process=ZERO)
+                                     total=ZERO, used=ZERO, in_process=ZERO, capped=True)
         f = _figures(row, [k for k in kids if k.dimension == dim])
-        out[dim] = {name: Decimal(value).quantize(QUANTUM) for name, value in (
+        figs: dict[str, Any] = {name: Decimal(value).quantize(QUANTUM) for name, value in (
             ("total", f.total), ("allocated", f.allocated), ("available", f.available), ("used", f.used),
             ("in_process", f.in_process))}
+        model = vector.gpu_model_of(dim)
+        if model is None:
+            out[dim] = figs
+        else:  # uncapped: no total and nothing available of its own; the gpus total limits it
+            by_model[model] = {**figs, "capped": row.capped, **({} if row.capped else {"total": None,
+                                                                                      "available": None})}
     return {"tenant_id": level.tenant_id, "organization_id": level.organization_id, "level": level.kind,
-            "label": level.label, "dimensions": out}
+            "label": level.label, "dimensions": out, "gpus_by_model": by_model}
 
 
 def get_quota(engine: Engine, principal: Principal, *, tenant_id: str | None = None,
@@ -316,8 +337,20 @@ def list_quotas(engine: Engine, principal: Principal, *, tenant_id: str | None =
 def set_totals(engine: Engine, principal: Principal, totals: Mapping[str, Any], *, tenant_id: str | None = None,
                organization_id: str | None = None, ip: str | None = None) -> dict[str, Any]:
     """Set totals of one level. A tenant's totals are platform staff's to set; an organisation's come
-    out of its parent's available amount."""
-    wanted = amounts_of(totals, field="totals")
+    out of its parent's available amount. ``totals["gpus_by_model"]`` ({"H100": 8, "A100": None})
+    caps accelerator models (None lifts a cap)."""
+    totals = dict(totals)
+    caps = totals.pop("gpus_by_model", None) or {}
+    if not isinstance(caps, Mapping):
+        raise InvalidInput("totals.gpus_by_model: an object of {model: total or null}",
+                           errors=[{"field": "totals.gpus_by_model", "message": "an object of {model: total or null}"}])
+    for model in caps:
+        if problem := vector.model_problem(model):
+            raise InvalidInput(f"totals.gpus_by_model.{model}: {problem}",
+                               errors=[{"field": f"totals.gpus_by_model.{model}", "message": problem}])
+    wanted: dict[str, Decimal | None] = {**amounts_of(totals, field="totals"), **{
+        vector.gpu_dimension(m): amounts_of({vector.gpu_dimension(m): v}, field="totals.gpus_by_model")[
+            vector.gpu_dimension(m)] if v is not None else None for m, v in caps.items()}}
     if organization_id is None and principal.tenant_id is not None:
         if tenant_id not in (None, principal.tenant_id):
             raise NotFound(f"tenant {tenant_id} not found")
@@ -325,27 +358,32 @@ def set_totals(engine: Engine, principal: Principal, totals: Mapping[str, Any], 
     with engine.db.write() as s:
         tenant = _visible_level(s, engine, principal, tenant_id, organization_id, "quota:update")
         levels = chain(s, tenant, organization_id)
-        rows = _lock(s, levels)
+        rows = _lock(s, levels, wanted)
         level, parent = levels[-1], (levels[-2] if len(levels) > 1 else None)
-        before = {}
+        before: dict[str, str | None] = {}
         for dim, new in wanted.items():
             row = rows[(level.organization_id, dim)]
+            before[dim] = str(row.total) if row.capped else None
+            if new is None:  # lift a model's cap: its usage counts towards its parent as the level's own
+                row.capped, row.total, row.updated_at = False, ZERO, clock.now()
+                continue
             own = figures(s, level, row)
             floor = own.allocated + own.direct_used + own.direct_in_process
             if new < floor:
                 raise _conflict(dim, level, f"{level.label} cannot go below {floor}: {own.allocated} is allocated to "
                                 f"its organisations and {own.direct_used + own.direct_in_process} is in use at it",
                                 requested=new, minimum=floor, allocated=own.allocated)
-            if parent is not None and new > row.total:
+            committed = row.total if row.capped else row.used + row.in_process  # what the parent covers now
+            if parent is not None and new > committed and rows[(parent.organization_id, dim)].capped:
                 up = figures(s, parent, rows[(parent.organization_id, dim)])
-                if new - row.total > up.available:
+                if new - committed > up.available:
                     raise _conflict(dim, parent, f"{parent.label} has only {up.available} available, raising "
-                                    f"{level.label} from {row.total} to {new} needs {new - row.total}",
-                                    requested=new - row.total, available=up.available)
-            before[dim] = str(row.total)
-            row.total, row.updated_at = new, clock.now()
+                                    f"{level.label} from {committed} to {new} needs {new - committed}",
+                                    requested=new - committed, available=up.available)
+            row.total, row.capped, row.updated_at = new, True, clock.now()
         s.flush()
         audit.record(s, action="quota.update", actor=principal.username, tenant_id=tenant, target_type=level.kind,
                      target_id=level.organization_id or tenant,
-                     detail={"before": before, "after": {d: str(v) for d, v in wanted.items()}}, ip=ip)
+                     detail={"before": before, "after": {d: None if v is None else str(v) for d, v in wanted.items()}},
+                     ip=ip)
         return describe_level(s, level)

@@ -65,7 +65,7 @@ def test_happy_path_from_login_to_order(shop: Any) -> None:
     assert draft.status_code == 201 and draft.get_json()["status"] == "draft"
     app = draft.get_json()
     assert app["totals"] == {"vcpu": 32, "memory_gib": "256.000", "disk_gib": "1000.000", "gpus": 2, "instances": 2,
-                             "eips": 2}
+                             "eips": 2, "gpus_by_model": {"A100": 2}}
     assert c.get("/api/v1/cart", headers=user).get_json()["count"] == 0
 
     upload = c.post(f"/api/v1/applications/{app['id']}/attachments", headers=user, content_type="multipart/form-data",

@@ -77,3 +77,27 @@ def test_platform_staff_manage_the_catalog(shop: Any) -> None:
     forbidden = shop.client.post("/api/v1/catalog/products", headers=shop.headers("alpha-admin"), json={
         "code": "mine", "name": "Mine", "category_id": network["id"]})
     assert forbidden.status_code == 403
+
+
+def test_a_spec_counts_its_gpus_per_accelerator_model(shop: Any) -> None:
+    admin = shop.headers("admin")
+    gpu = next(ch for c in shop.client.get("/api/v1/catalog/categories", headers=admin).get_json()
+               for ch in c["children"] if ch["code"] == "gpu")
+    made = shop.client.post("/api/v1/catalog/products", headers=admin, json={
+        "code": "mixed", "name": "Mixed GPU pod", "category_id": gpu["id"], "specs": [
+            {"code": "h", "name": "8 x H100", "gpu_model": "H100", "gpu_count": 8},
+            {"code": "m", "name": "4 x H100 + 4 x A100", "gpus_by_model": {"H100": 4, "A100": 4}}]})
+    assert made.status_code == 201, made.get_json()
+    one, two = made.get_json()["specs"]
+    assert (one["gpu_model"], one["gpu_count"], one["gpus_by_model"]) == ("H100", 8, {"H100": 8})
+    assert (two["gpu_model"], two["gpu_count"], two["gpus_by_model"]) == ("A100, H100", 8, {"A100": 4, "H100": 4})
+    found = get(shop, "/api/v1/catalog/products?gpu_model=a100&page_size=50", "admin").get_json()
+    assert {p["code"] for p in found["items"]} == {"gpu-a100", "mixed"}  # a model of several matches too
+    seeded = get(shop, "/api/v1/catalog/products?gpu_model=H100", "alpha-user").get_json()["items"]
+    assert {p["code"]: p["specs"][0]["gpus_by_model"] for p in seeded} == {
+        "gpu-h100": {"H100": 8}, "alpha-dgx": {"H100": 32}, "mixed": {"H100": 8}}
+    for bad in ({"gpus_by_model": {"H100": 4}, "gpu_count": 5}, {"gpus_by_model": {"A:B": 1}},
+                {"gpu_model": "A,B", "gpu_count": 1}):
+        resp = shop.client.post("/api/v1/catalog/products", headers=admin, json={
+            "code": "bad", "name": "Bad", "category_id": gpu["id"], "specs": [{"code": "x", "name": "X", **bad}]})
+        assert resp.status_code == 422, (bad, resp.get_json())

@@ -331,6 +331,30 @@ def test_quota_hierarchy_over_http(client, api_engine, demo):
     assert ("quota.update", "alpha-admin") in audit_actions(api_engine)
 
 
+def test_gpu_caps_per_model_over_http(client, demo):
+    admin, alpha = login(client, "admin"), login(client, "alpha-admin")
+    tenant, hq = demo.tenant["alpha"], demo.org["alpha", "hq"]
+    put = client.put(f"{V1}/tenants/{tenant}/quota", headers=admin,
+                     json={"totals": {"gpus": 16, "gpus_by_model": {"H100": 8}}})
+    assert put.status_code == 200, put.get_json()
+    level = put.get_json()
+    assert level["dimensions"]["gpus"]["total"] == "16.000"  # the total keeps its place and meaning
+    assert level["gpus_by_model"]["H100"] == {"capped": True, "total": "8.000", "allocated": "0.000",
+                                              "available": "8.000", "used": "0.000", "in_process": "0.000"}
+    over = client.put(f"{V1}/organizations/{hq}/quota", headers=alpha, json={"totals": {"gpus_by_model": {"H100": 9}}})
+    assert over.status_code == 409 and over.get_json()["errors"][0]["dimension"] == "gpus:H100"
+    ok = client.put(f"{V1}/organizations/{hq}/quota", headers=alpha, json={"totals": {"gpus_by_model": {"H100": 8}}})
+    assert ok.status_code == 200 and ok.get_json()["gpus_by_model"]["H100"]["total"] == "8.000"
+    lifted = client.put(f"{V1}/organizations/{hq}/quota", headers=alpha,
+                        json={"totals": {"gpus_by_model": {"H100": None}}})
+    assert lifted.get_json()["gpus_by_model"]["H100"]["total"] is None
+    assert client.get(f"{V1}/tenants/{tenant}/quota", headers=admin).get_json()["gpus_by_model"]["H100"][
+        "available"] == "8.000"
+    for bad in ({"H100": -1}, {"A,B": 1}, {"": 1}):
+        resp = client.put(f"{V1}/organizations/{hq}/quota", headers=alpha, json={"totals": {"gpus_by_model": bad}})
+        assert resp.status_code == 422, bad
+
+
 @pytest.mark.postgres
 def test_concurrent_quota_updates_over_http_never_overcommit(pg_app, pg_api_engine):
     client = pg_app.test_client()

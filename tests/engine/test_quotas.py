@@ -180,6 +180,89 @@ def test_deleting_an_organisation_returns_its_allocation_and_a_subtree_with_quot
     assert moved.path == f"/{world['sub']}/"
 
 
+# -- GPUs per accelerator model ---------------------------------------------------------------------
+
+def gpu_items(*lines: tuple[int, int, str]) -> dict[str, Decimal]:
+    """The demand of application lines (quantity x count x model), as the quota operator computes it."""
+    from tasks.quota import demand
+
+    return demand([{"quantity": q, "vcpu": 0, "gpu_count": n, "gpus_by_model": {m: n}, "instances": 0}
+                   for q, n, m in lines])
+
+
+def model_figures(world, org: str | None, model: str) -> dict:
+    level = quotas.get_quota(world["engine"], world["admin"], tenant_id="t-alpha", organization_id=org)
+    return level["gpus_by_model"][model]
+
+
+def test_a_per_model_gpu_cap_is_enforced_beside_the_gpu_total_at_every_level(world):
+    eng, admin, alpha = world["engine"], world["admin"], world["alpha"]
+    quotas.set_totals(eng, admin, {"gpus": 16, "gpus_by_model": {"H100": 8}}, tenant_id="t-alpha")
+    quotas.set_totals(eng, alpha, {"gpus": 16}, organization_id=world["top"])  # no H100 cap of its own
+    assert gpu_items((2, 8, "H100"))["gpus:H100"] == 16 and gpu_items((2, 8, "H100"))["gpus"] == 16
+
+    with pytest.raises(Conflict) as exc:  # 16 GPUs fit the totals, but the tenant caps H100s at 8
+        book(world, quotas.reserve, world["top"], gpu_items((2, 8, "H100")))
+    assert exc.value.errors[0]["dimension"] == "gpus:H100" and exc.value.errors[0]["level_label"] == "tenant 'alpha'"
+    assert str(exc.value).startswith("gpus:H100:")
+    assert figures(world, world["top"], "gpus")["in_process"] == 0  # nothing booked
+
+    book(world, quotas.reserve, world["top"], gpu_items((1, 8, "H100"), (1, 8, "A100")))
+    assert figures(world, None, "gpus") == {"total": 16, "allocated": 16, "available": 0, "used": 0, "in_process": 16}
+    assert model_figures(world, None, "H100") == {"capped": True, "total": 8, "allocated": 0, "available": 0,
+                                                  "used": 0, "in_process": 8}
+    assert model_figures(world, world["top"], "A100") == {"capped": False, "total": None, "allocated": 0,
+                                                          "available": None, "used": 0, "in_process": 8}
+    with pytest.raises(Conflict) as exc:  # the total is spent whatever the model
+        book(world, quotas.reserve, world["top"], gpu_items((1, 1, "A100")))
+    assert exc.value.errors[0]["dimension"] == "gpus"
+
+    # an organisation's cap on a model comes out of its parent's cap: top already uses 8 H100s
+    quotas.set_totals(eng, alpha, {"gpus_by_model": {"H100": 8}}, organization_id=world["top"])
+    with pytest.raises(Conflict) as exc:
+        quotas.set_totals(eng, alpha, {"gpus_by_model": {"H100": 9}}, organization_id=world["top"])
+    assert exc.value.errors[0]["dimension"] == "gpus:H100" and exc.value.errors[0]["level"] == "tenant"
+    with pytest.raises(Conflict, match="gpus:H100"):  # nor below what it uses
+        quotas.set_totals(eng, alpha, {"gpus_by_model": {"H100": 7}}, organization_id=world["top"])
+    assert model_figures(world, None, "H100")["allocated"] == 8
+
+    # committing and releasing move the per-model figures with the total
+    book(world, quotas.commit_reserved, world["top"], gpu_items((1, 8, "H100")))
+    book(world, quotas.release, world["top"], gpu_items((1, 8, "A100")))
+    assert model_figures(world, world["top"], "H100")["used"] == 8
+    assert model_figures(world, None, "A100")["in_process"] == 0
+    assert figures(world, None, "gpus")["used"] == 8 and figures(world, None, "gpus")["in_process"] == 0
+
+    # lifting the caps leaves only the total
+    quotas.set_totals(eng, alpha, {"gpus_by_model": {"H100": None}}, organization_id=world["top"])
+    quotas.set_totals(eng, admin, {"gpus_by_model": {"H100": None}}, tenant_id="t-alpha")
+    book(world, quotas.reserve, world["top"], gpu_items((1, 8, "H100")))
+    assert model_figures(world, None, "H100") == {"capped": False, "total": None, "allocated": 0, "available": None,
+                                                  "used": 8, "in_process": 8}
+
+
+def test_an_organisation_cap_on_a_model_limits_its_subtree(world):
+    eng, admin, alpha = world["engine"], world["admin"], world["alpha"]
+    quotas.set_totals(eng, admin, {"gpus": 32}, tenant_id="t-alpha")
+    quotas.set_totals(eng, alpha, {"gpus": 32, "gpus_by_model": {"H100": 4}}, organization_id=world["top"])
+    quotas.set_totals(eng, alpha, {"gpus": 16}, organization_id=world["sub"])
+    with pytest.raises(Conflict) as exc:  # sub has no H100 cap, its parent top has
+        book(world, quotas.reserve, world["sub"], gpu_items((1, 8, "H100")))
+    error = exc.value.errors[0]
+    assert error["dimension"] == "gpus:H100" and error["level_label"] == "organization 'top'"
+    book(world, quotas.reserve, world["sub"], gpu_items((1, 4, "H100"), (1, 8, "A100")))
+    with pytest.raises(Conflict, match="gpus:H100"):  # top's H100s are all in use below it
+        quotas.set_totals(eng, alpha, {"gpus_by_model": {"H100": 3}}, organization_id=world["top"])
+
+
+@pytest.mark.parametrize("totals", [{"gpus_by_model": {"": 1}}, {"gpus_by_model": {"A,B": 1}},
+                                    {"gpus_by_model": {"H100": -1}}, {"gpus_by_model": {"H100": "x"}},
+                                    {"gpus_by_model": ["H100"]}, {"gpus:": 1}, {"gpus": None}])
+def test_bad_model_caps_are_rejected(world, totals):
+    with pytest.raises(InvalidInput):
+        quotas.set_totals(world["engine"], world["admin"], totals, tenant_id="t-alpha")
+
+
 # -- concurrency (PostgreSQL row locks) --------------------------------------------------------------
 
 def _race(workers: int, job) -> tuple[int, int]:
@@ -238,3 +321,24 @@ def test_concurrent_total_changes_never_allocate_more_than_the_parent_has(world)
     with eng.db.read() as s:
         assert s.scalar(select(Quota.total).where(Quota.tenant_id == "t-alpha", Quota.organization_id.is_(None),
                                                   Quota.dimension == "vcpu")) == 100
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("any_engine", ["postgres"], indirect=True)
+def test_concurrent_reservations_never_exceed_a_model_cap(world):
+    eng, admin, alpha = world["engine"], world["admin"], world["alpha"]
+    quotas.set_totals(eng, admin, {"gpus": 100, "gpus_by_model": {"H100": 24}}, tenant_id="t-alpha")
+    quotas.set_totals(eng, alpha, {"gpus": 100}, organization_id=world["top"])
+    quotas.set_totals(eng, alpha, {"gpus": 50}, organization_id=world["sub"])
+
+    def job(i: int) -> None:  # the per-model rows are created by the first reservations, concurrently
+        with eng.db.write() as s:
+            quotas.reserve(s, "t-alpha", world["sub"] if i % 2 else world["top"],
+                           gpu_items((1, 8, "H100" if i % 4 < 2 else "A100")))
+
+    ok, refused = _race(20, job)
+    h100, a100 = model_figures(world, None, "H100"), model_figures(world, None, "A100")
+    assert h100["in_process"] == 24 and h100["available"] == 0  # 3 of the 10 H100 reservations
+    assert a100["in_process"] + h100["in_process"] == figures(world, None, "gpus")["in_process"]
+    assert figures(world, world["sub"], "gpus")["in_process"] <= 48
+    assert ok == 3 + a100["in_process"] // 8 and ok + refused == 20

@@ -13,16 +13,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
-from SpiffWorkflow.bpmn.util import BpmnEvent
-from SpiffWorkflow.exceptions import WorkflowException
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from engine import audit, clock
+from engine import audit
 from engine.domains.applications.models import Application
 from engine.domains.applications.ports import item_dicts, strict
 from engine.domains.applications.service import (
+    MANAGE,
     acting_on,
     create,
     current_tasks,
@@ -31,14 +29,12 @@ from engine.domains.applications.service import (
     running_instance_or_none,
     text_field,
 )
+from engine.domains.applications.status import Actor, take
 from engine.domains.cart.service import discard_lines
 from engine.errors import Conflict
 from engine.models import HumanTask, HumanTaskCandidate
 from engine.principal import Principal
-from engine.runtime.steps import advance
 from engine.site_messages import deliver
-from engine.tenancy.access import PermissionDenied
-from engine.timers import event_definitions, waiting_catches
 
 if TYPE_CHECKING:
     from engine.core import Engine
@@ -78,12 +74,8 @@ def submit(engine: Engine, principal: Principal, application_id: str, *, ip: str
     """Start ``application`` for a draft. 409 (``quota_short``, naming dimension and level) when the
     quota does not fit: then nothing was stored."""
     with engine.db.read() as s:
-        app = acting_on(s, engine, principal, application_id)
-        if app.status != "draft":
-            raise Conflict(f"application {app.number} is {app.status}; only a draft can be submitted"
-                           + ("; resubmit a rejected one" if app.status == "returned" else ""))
-        if not item_dicts(s, app.id):
-            raise Conflict(f"application {app.number} has no items")
+        app = load(s, engine, principal, application_id)
+        take(app, _actor(engine, principal, app), action="submit", has_items=bool(item_dicts(s, app.id)))
         tenant_id, number, title = app.tenant_id, app.number, app.title
     variables = {"application_id": application_id, "application_number": number, "title": title,
                  "approval_timeout": engine.settings.approval_timeout}
@@ -100,42 +92,31 @@ def _running_instance(s: Session, app: Application) -> str:
     return found
 
 
-def _cancel_event(workflow: Any) -> BpmnEvent | None:
-    """The withdraw/cancel message event the workflow waits for, if it does now."""
-    for task in waiting_catches(workflow):
-        for definition in event_definitions(task):
-            if isinstance(definition, MessageEventDefinition) and definition.name == CANCEL_MESSAGE:
-                return BpmnEvent(definition, payload={})
+def _actor(engine: Engine, principal: Principal, app: Application) -> Actor | None:
+    """Who the caller is to this application: its applicant, a manager (``application:manage``), or
+    nobody the status table knows (None)."""
+    if app.applicant_id == principal.user_id:
+        return Actor.APPLICANT
+    if engine.authorizer.allowed(principal, MANAGE):
+        return Actor.MANAGER
     return None
 
 
-def _stop(engine: Engine, principal: Principal, application_id: str, *, to_status: str, ip: str | None) -> None:
+def _stop(engine: Engine, principal: Principal, application_id: str, *, action: str, ip: str | None) -> None:
     """Send ``application_cancel`` to a pending application's process, under its lock: the process
-    releases the quota and marks the application ``to_status`` (draft: withdrawn)."""
-    manage = to_status == "cancelled"
+    releases the quota and marks the application withdrawn (draft) or cancelled."""
     with engine.db.read() as s:
-        app = acting_on(s, engine, principal, application_id, manage=manage)
-        if app.status != "pending":
-            raise Conflict(f"application {app.number} is {app.status}, not pending approval")
+        app = load(s, engine, principal, application_id)
+        take(app, _actor(engine, principal, app), action=action)
         instance_id, tenant_id = _running_instance(s, app), app.tenant_id
-    acting_as_manager = manage and app.applicant_id != principal.user_id
     with engine.runtime.mutation(instance_id, tenant_id=tenant_id, actor=principal.username) as (s, loaded):
         app = s.scalars(select(Application).where(Application.id == application_id).with_for_update()
                         .execution_options(populate_existing=True)).one()
-        if app.status != "pending":
-            raise Conflict(f"application {app.number} is {app.status}, not pending approval")
-        if app.approvals and not acting_as_manager:
-            raise Conflict(f"application {app.number} already has an approval; it can no longer be "
-                           f"{'withdrawn' if to_status == 'draft' else 'cancelled by its applicant'}")
-        event = _cancel_event(loaded.workflow)
-        if event is None:
-            raise Conflict(f"the process of application {app.number} cannot be stopped at this step")
-        event.payload = {"status": to_status, "by": principal.username}
+        to_status, _t = take(app, _actor(engine, principal, app), action=action)  # again, under the lock
         try:
-            loaded.workflow.send_event(event)
-        except WorkflowException as exc:
-            raise Conflict(f"the process of application {app.number} cannot be stopped: {exc}") from exc
-        advance(loaded.workflow, loaded.kind, loaded.host)
+            engine.runtime.signal(loaded, CANCEL_MESSAGE, {"status": to_status, "by": principal.username})
+        except Conflict as exc:
+            raise Conflict(f"the process of application {app.number} cannot be stopped: {exc.message}") from exc
         audit.record(s, action="application.withdraw" if to_status == "draft" else "application.cancel",
                      actor=principal.username, tenant_id=tenant_id, target_type="application", target_id=app.id,
                      detail={"number": app.number}, ip=ip)
@@ -150,8 +131,7 @@ def decide(engine: Engine, principal: Principal, application_id: str, *, decisio
 
     with engine.db.read() as s:
         app = load(s, engine, principal, application_id)
-        if app.status != "pending":
-            raise Conflict(f"application {app.number} is {app.status}, not waiting for approval")
+        take(app, Actor.APPROVER, action="reject" if decision == "reject" else "approve")
         instance_id, tenant_id = _running_instance(s, app), app.tenant_id
         offered = (Candidate.kind == "user") & (Candidate.value == principal.username)
         roles = list(principal.acting_roles)
@@ -172,7 +152,7 @@ def decide(engine: Engine, principal: Principal, application_id: str, *, decisio
 
 def withdraw(engine: Engine, principal: Principal, application_id: str, *, ip: str | None = None) -> dict[str, Any]:
     """Take a pending application back to draft (only until its first approval); the quota is released."""
-    _stop(engine, principal, application_id, to_status="draft", ip=ip)
+    _stop(engine, principal, application_id, action="withdraw", ip=ip)
     return get(engine, principal, application_id)
 
 
@@ -189,13 +169,12 @@ def _applicant_task(s: Session, app: Application) -> str:
 
 
 def _finish_revision(engine: Engine, principal: Principal, application_id: str, action: str) -> None:
+    """Complete the applicant's revise task: ``resubmit`` (the process reserves and marks pending
+    again) or ``cancel`` (it marks cancelled)."""
     with engine.db.read() as s:
-        app = acting_on(s, engine, principal, application_id)
-        if app.status != "returned":
-            raise Conflict(f"application {app.number} is {app.status}; only a rejected one can be "
-                           f"{'resubmitted' if action == 'resubmit' else 'cancelled this way'}")
-        if action == "resubmit" and not item_dicts(s, app.id):
-            raise Conflict(f"application {app.number} has no items")
+        app = load(s, engine, principal, application_id)
+        take(app, _actor(engine, principal, app), action=action,
+             has_items=bool(item_dicts(s, app.id)) if action == "resubmit" else None)
         task_id, tenant_id, applicant = _applicant_task(s, app), app.tenant_id, app.applicant
     with strict():
         _inbox(engine).complete(tenant_id, task_id, user=applicant, data={"action": action})
@@ -209,22 +188,19 @@ def resubmit(engine: Engine, principal: Principal, application_id: str) -> dict[
 
 def cancel(engine: Engine, principal: Principal, application_id: str, *, ip: str | None = None) -> dict[str, Any]:
     """Cancel a draft (directly), a rejected application (through its process) or a pending one
-    (through its process; the applicant only before the first approval, a manager any time)."""
+    (through its process; the applicant only before the first approval, a manager any time): who
+    may cancel what is ``status.TRANSITIONS``."""
     with engine.db.write() as s:
-        app = acting_on(s, engine, principal, application_id, lock=True, manage=True)
+        app = load(s, engine, principal, application_id, lock=True)
         status = app.status
-        if status == "draft":
-            app.status, app.decided_at, app.updated_at = "cancelled", clock.now(), clock.now()
+        _to, transition = take(app, _actor(engine, principal, app), action="cancel")
+        if transition.direct:
             audit.record(s, action="application.cancel", actor=principal.username, tenant_id=app.tenant_id,
                          target_type="application", target_id=app.id, detail={"number": app.number}, ip=ip)
     if status == "returned":
-        if app.applicant_id != principal.user_id:
-            raise PermissionDenied(f"application {app.number} waits for its applicant, who may cancel it")
         _finish_revision(engine, principal, application_id, "cancel")
     elif status == "pending":
-        _stop(engine, principal, application_id, to_status="cancelled", ip=ip)
-    elif status != "draft":
-        raise Conflict(f"application {app.number} is {status}; it cannot be cancelled")
+        _stop(engine, principal, application_id, action="cancel", ip=ip)
     return get(engine, principal, application_id)
 
 

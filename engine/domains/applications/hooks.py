@@ -12,10 +12,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine import clock
 from engine.domains.applications.models import Application
 from engine.domains.applications.ports import release_reservation
 from engine.domains.applications.service import running_instance_or_none
+from engine.domains.applications.status import Actor, allows, take
 from engine.models import ProcessInstance
 from engine.site_messages import Subject
 
@@ -28,12 +28,12 @@ def release_on_cancel(s: Session, loaded: Any) -> None:
         return
     app = s.scalars(select(Application).where(Application.id == row.business_key,
                                               Application.tenant_id == row.tenant_id).with_for_update()).first()
-    if app is None or app.status in ("draft", "ordered", "cancelled"):
+    if app is None or not allows(app.status, "cancelled", Actor.RUNTIME):
         return
     if running_instance_or_none(s, app) not in (None, row.id):
         return  # an older instance: the application has moved on to a newer one
     release_reservation(s, app)
-    app.status, app.decided_at, app.updated_at = "cancelled", clock.now(), clock.now()
+    take(app, Actor.RUNTIME, to="cancelled")
 
 
 def application_subject(s: Session, row: ProcessInstance) -> Subject | None:

@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 
 from engine import audit, clock
 from engine.domains.applications.models import Application, ApplicationItem
-from engine.domains.applications.status import TRANSITIONS
+from engine.domains.applications.status import MARKABLE, QUOTA_TRANSITIONS, Actor, NotAllowed, take, take_quota
 from engine.domains.orders import service as orders
 from engine.errors import Conflict
 from engine.models import Organization, Role, User, UserRole
@@ -128,26 +128,17 @@ class Applications(Port):
             return []
 
     def mark(self, application_id: str, status: str, *, comment: str | None = None) -> dict[str, Any]:
-        if status not in TRANSITIONS:
-            raise Refused("INVALID_STATUS", f"status {status!r} is not one of {', '.join(TRANSITIONS)}")
+        if status not in MARKABLE:
+            raise Refused("INVALID_STATUS", f"status {status!r} is not one of {', '.join(MARKABLE)}")
         with self._ports.session() as s:
             app = _application(s, application_id, change=True)
             previous = app.status
             if previous == status:
                 return {"status": status, "previous": previous}
-            if previous not in TRANSITIONS[status]:
-                raise Refused("INVALID_TRANSITION",
-                              f"application {app.number} is {previous}; it cannot become {status}")
-            now = clock.now()
-            app.status, app.updated_at = status, now
-            if status == "pending":
-                app.submitted_at, app.approvals, app.submissions, app.last_comment = now, 0, app.submissions + 1, None
-            elif status == "draft":
-                app.approvals = 0
-            else:
-                app.decided_at = now
-                if comment is not None:
-                    app.last_comment = str(comment)[:2000]
+            try:
+                take(app, Actor.PROCESS, to=status, comment=comment)
+            except NotAllowed as exc:
+                raise Refused(exc.reason, exc.message) from exc
             return {"status": status, "previous": previous}
 
     def record_decision(self, application_id: str, step: str, decision: str, comment: str | None) -> dict[str, Any]:
@@ -207,11 +198,12 @@ class Quotas(Port):
 
 def release_reservation(s: Session, app: Application) -> dict[str, str]:
     """Give back what a (locked) application holds in process; nothing when it holds nothing."""
-    if app.quota_state != "reserved":
+    if (app.quota_state, "released") not in QUOTA_TRANSITIONS:
         return {}
     held = dict(app.reserved or {})
     quotas.release(s, app.tenant_id, app.organization_id, _amounts(held))
-    app.quota_state, app.reserved = "released", {}
+    take_quota(app, "released")
+    app.reserved = {}
     audit.record(s, action="quota.release", actor=None, tenant_id=app.tenant_id, target_type="application",
                  target_id=app.id, detail={"number": app.number, "amounts": held})
     return held
@@ -221,13 +213,10 @@ class Orders(Port):
     def create(self, application_id: str, lines: list[dict[str, Any]]) -> dict[str, Any]:
         with self._ports.session() as s:
             app = _application(s, application_id, change=True)
-            existing = orders.for_application(s, app.id)
-            if existing is None and app.status != "approved":
-                raise Refused("NOT_APPROVED", f"application {app.number} is {app.status}, not approved")
-            if existing is None and app.quota_state != "reserved":  # no order without its quota held
-                raise Refused("NOT_RESERVED", f"application {app.number} holds no quota reservation "
-                                              f"({app.quota_state})")
+            if orders.for_application(s, app.id) is None:  # approved -> ordered, its quota held
+                try:
+                    take(app, Actor.ORDERS, to="ordered")
+                except NotAllowed as exc:
+                    raise Refused(exc.reason, exc.message) from exc
             order, created = orders.create_for_application(s, app, lines)
-            if created:
-                app.status, app.updated_at = "ordered", clock.now()
             return {"order_id": order.id, "number": order.number, "created": created}

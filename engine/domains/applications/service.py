@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from connectors import vector
 from engine import audit, clock
 from engine.domains.applications.models import Application, ApplicationAttachment, ApplicationItem
 from engine.domains.applications.ports import ITEM_FIELDS, item_dicts
@@ -39,7 +40,6 @@ from engine.principal import Principal
 from engine.runtime.instances import ACTIVE
 from engine.tenancy.access import PermissionDenied
 from engine.tenancy.scope import scope_where
-from tasks.quota import DIMENSIONS
 
 if TYPE_CHECKING:
     from engine.core import Engine
@@ -56,11 +56,15 @@ def _field_error(field: str, message: str) -> InvalidInput:
 # -- views ---------------------------------------------------------------------------------------
 
 def totals(items: list[dict[str, Any]]) -> dict[str, Any]:
-    """What the items add up to, per quota dimension."""
-    out = {dim: 0 for dim in DIMENSIONS}
+    """What the items add up to, per quota dimension, and the GPUs per model (``gpus_by_model``)."""
+    out: dict[str, Any] = {dim: 0 for dim in vector.NAMES}
+    by_model: dict[str, int] = {}
     for item in items:
-        for dim, field in DIMENSIONS.items():
+        for dim, field in vector.FIELDS.items():
             out[dim] += item[field] * item["quantity"]
+        for model, count in (item.get("gpus_by_model") or {}).items():
+            by_model[model] = by_model.get(model, 0) + count * item["quantity"]
+    out["gpus_by_model"] = dict(sorted(by_model.items()))
     return out
 
 
@@ -286,9 +290,7 @@ def _lines(s: Session, principal: Principal, items: list[dict[str, Any]] | None,
     for spec_id, quantity, field in wanted:
         product, spec = catalog.orderable_spec(s, tenant_id, spec_id, field=field)
         lines.append({"product_id": product.id, "spec_id": spec.id, "product_name": product.name,
-                      "spec_name": spec.name, "quantity": quantity, "vcpu": spec.vcpu, "memory_gib": spec.memory_gib,
-                      "disk_gib": spec.disk_gib, "gpu_model": spec.gpu_model, "gpu_count": spec.gpu_count,
-                      "instances": spec.instances, "eips": spec.eips})
+                      "spec_name": spec.name, "quantity": quantity, **spec.vector()})
     return lines
 
 

@@ -3,18 +3,19 @@
 Categories and products are platform-owned. A product is visible to every tenant
 (``visibility = "all"``) or only to the tenants listed in ``product_visibility``
 (``visibility = "tenants"``). A spec's dimensions are structured columns, not text, because
-quota reservations and orders add them up per dimension. ``ItemLine`` is a chosen spec as an
+quota reservations and orders add them up per dimension (``connectors.vector``: one column mixin,
+GPUs per accelerator model included). ``ItemLine`` is a chosen spec as an
 application line or an order line records it.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from decimal import Decimal
 
-from sqlalchemy import ForeignKey, Index, Integer, Numeric, String, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
+from connectors.vector import ResourceColumns
 from engine.models.base import Base, IdColumn, new_id, utcnow
 
 
@@ -55,7 +56,7 @@ class ProductVisibility(Base):
                                            index=True)
 
 
-class ProductSpec(Base):
+class ProductSpec(ResourceColumns, Base):
     """One orderable configuration of a product; the dimensions are per unit ordered."""
 
     __tablename__ = "product_specs"
@@ -65,18 +66,11 @@ class ProductSpec(Base):
     product_id: Mapped[str] = mapped_column(ForeignKey("products.id", ondelete="CASCADE"), index=True)
     code: Mapped[str] = mapped_column(String(64))
     name: Mapped[str] = mapped_column(String(200))
-    vcpu: Mapped[int] = mapped_column(Integer, default=0)
-    memory_gib: Mapped[Decimal] = mapped_column(Numeric(18, 3), default=Decimal(0))
-    disk_gib: Mapped[Decimal] = mapped_column(Numeric(18, 3), default=Decimal(0))
-    gpu_model: Mapped[str | None] = mapped_column(String(100))
-    gpu_count: Mapped[int] = mapped_column(Integer, default=0)
-    instances: Mapped[int] = mapped_column(Integer, default=1)
-    eips: Mapped[int] = mapped_column(Integer, default=0)
     enabled: Mapped[bool] = mapped_column(default=True)
     sort_order: Mapped[int] = mapped_column(Integer, default=0)
 
 
-class ItemLine:
+class ItemLine(ResourceColumns):
     """What an application line and an order line both record: the product and spec as chosen,
     and the resource dimensions they book (copied, so later catalog edits change nothing)."""
 
@@ -87,10 +81,3 @@ class ItemLine:
     product_name: Mapped[str] = mapped_column(String(200))
     spec_name: Mapped[str] = mapped_column(String(200))
     quantity: Mapped[int] = mapped_column(Integer)
-    vcpu: Mapped[int] = mapped_column(Integer, default=0)
-    memory_gib: Mapped[Decimal] = mapped_column(Numeric(18, 3), default=Decimal(0))
-    disk_gib: Mapped[Decimal] = mapped_column(Numeric(18, 3), default=Decimal(0))
-    gpu_model: Mapped[str | None] = mapped_column(String(100))
-    gpu_count: Mapped[int] = mapped_column(Integer, default=0)
-    instances: Mapped[int] = mapped_column(Integer, default=1)
-    eips: Mapped[int] = mapped_column(Integer, default=0)

@@ -15,6 +15,7 @@ from sqlalchemy import delete, exists, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from connectors import vector
 from engine import audit, clock
 from engine.domains.catalog.models import Product, ProductCategory, ProductSpec, ProductVisibility
 from engine.errors import Conflict, InvalidInput, NotFound
@@ -26,7 +27,6 @@ if TYPE_CHECKING:
     from engine.core import Engine
 
 VISIBILITIES = ("all", "tenants")
-DIMENSION_FIELDS = ("vcpu", "memory_gib", "disk_gib", "gpu_model", "gpu_count", "instances", "eips")
 _INT_FIELDS = ("vcpu", "gpu_count", "instances", "eips")
 _DECIMAL_FIELDS = ("memory_gib", "disk_gib")
 MAX_DIMENSION = 1_000_000
@@ -66,7 +66,8 @@ def orderable_spec(s: Session, tenant_id: str, spec_id: str, *, field: str = "sp
 def describe_spec(spec: ProductSpec) -> dict[str, Any]:
     return {"id": spec.id, "code": spec.code, "name": spec.name, "vcpu": spec.vcpu, "memory_gib": spec.memory_gib,
             "disk_gib": spec.disk_gib, "gpu_model": spec.gpu_model, "gpu_count": spec.gpu_count,
-            "instances": spec.instances, "eips": spec.eips, "enabled": spec.enabled}
+            "gpus_by_model": dict(spec.gpus_by_model or {}), "instances": spec.instances, "eips": spec.eips,
+            "enabled": spec.enabled}
 
 
 def _describe_product(product: Product, category: ProductCategory, specs: list[ProductSpec],
@@ -145,7 +146,11 @@ def search_products(engine: Engine, principal: Principal, *, q: str | None = Non
                              func.lower(ProductSpec.name).like(pattern, escape="\\"),
                              func.lower(ProductSpec.gpu_model).like(pattern, escape="\\"))))))
     if gpu_model:
-        where.append(Product.id.in_(spec_match.where(func.lower(ProductSpec.gpu_model) == gpu_model.lower())))
+        model = func.lower(ProductSpec.gpu_model)  # one model, or several as "A100, H100"
+        esc = gpu_model.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        where.append(Product.id.in_(spec_match.where(or_(
+            model == gpu_model.lower(), model.like(f"{esc}, %", escape="\\"), model.like(f"%, {esc}", escape="\\"),
+            model.like(f"%, {esc}, %", escape="\\")))))
     if category_id:
         children = select(ProductCategory.id).where(ProductCategory.parent_id == category_id)
         where.append(or_(Product.category_id == category_id, Product.category_id.in_(children)))
@@ -200,13 +205,45 @@ def spec_values(raw: dict[str, Any], field: str) -> dict[str, Any]:
         if not value.is_finite() or not 0 <= value <= MAX_DIMENSION or value != value.quantize(Decimal("0.001")):
             raise _field_error(f"{field}.{name}", f"a number from 0 to {MAX_DIMENSION} with at most 3 decimals")
         out[name] = value
-    gpu_model = raw.get("gpu_model")
-    out["gpu_model"] = _text(gpu_model, f"{field}.gpu_model", 100) if gpu_model not in (None, "") else None
-    if out["gpu_count"] and not out["gpu_model"]:
-        raise _field_error(f"{field}.gpu_model", "required when gpu_count is above 0")
+    out.update(_gpu_values(raw, field, out["gpu_count"]))
     out["enabled"] = bool(raw.get("enabled", True))
     out["sort_order"] = int(raw.get("sort_order", 0) or 0)
     return out
+
+
+def _gpu_values(raw: dict[str, Any], field: str, gpu_count: int) -> dict[str, Any]:
+    """``gpus_by_model`` ({"H100": 8}), or the older ``gpu_model`` + ``gpu_count`` (one model): the
+    per-model split, the total (``gpu_count``, their sum) and the models as one text (``gpu_model``)."""
+    by_model = raw.get("gpus_by_model")
+    if by_model is None:
+        gpu_model = raw.get("gpu_model")
+        if gpu_model not in (None, ""):
+            gpu_model = _text(gpu_model, f"{field}.gpu_model", vector.MAX_MODEL_LENGTH)
+            if problem := vector.model_problem(gpu_model):
+                raise _field_error(f"{field}.gpu_model", problem)
+        else:
+            gpu_model = None
+        if gpu_count and not gpu_model:
+            raise _field_error(f"{field}.gpu_model", "required when gpu_count is above 0")
+        return {"gpu_model": gpu_model, "gpu_count": gpu_count,
+                "gpus_by_model": {gpu_model: gpu_count} if gpu_count and gpu_model else {}}
+    if not isinstance(by_model, dict) or len(by_model) > 16:
+        raise _field_error(f"{field}.gpus_by_model", "an object of at most 16 {model: count}")
+    split = {}
+    for model, count in by_model.items():
+        if problem := vector.model_problem(model):
+            raise _field_error(f"{field}.gpus_by_model", f"{model!r}: {problem}")
+        if not isinstance(count, int) or isinstance(count, bool) or not 0 <= count <= MAX_DIMENSION:
+            raise _field_error(f"{field}.gpus_by_model.{model}", f"a whole number from 0 to {MAX_DIMENSION}")
+        if count:
+            split[model] = count
+    total = sum(split.values())
+    if gpu_count not in (0, total):
+        raise _field_error(f"{field}.gpu_count", f"must be left out or equal the sum of gpus_by_model ({total})")
+    label = vector.models_label(split)
+    if label is not None and len(label) > vector.MAX_MODEL_LENGTH:
+        raise _field_error(f"{field}.gpus_by_model", "too many models to name in gpu_model")
+    return {"gpu_model": label, "gpu_count": total, "gpus_by_model": split}
 
 
 def create_category(engine: Engine, principal: Principal, *, code: str, name: str, parent_id: str | None = None,

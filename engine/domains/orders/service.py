@@ -12,14 +12,14 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from connectors import vector
 from engine import audit, clock
 from engine.domains.orders.models import Order, OrderItem
 
 if TYPE_CHECKING:
     from engine.domains.applications.models import Application
 
-ITEM_FIELDS = ("product_id", "spec_id", "product_name", "spec_name", "quantity", "vcpu", "memory_gib", "disk_gib",
-               "gpu_model", "gpu_count", "instances", "eips")
+ITEM_FIELDS = ("product_id", "spec_id", "product_name", "spec_name", "quantity", *vector.LINE_FIELDS)
 
 
 def new_number(s: Session, model: Any, tenant_id: str, prefix: str) -> str:
