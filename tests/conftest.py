@@ -10,6 +10,7 @@ import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -20,6 +21,10 @@ if _ROOT not in sys.path:
     sys.path.insert(0, _ROOT)
 
 from tests import servers  # noqa: E402
+
+if TYPE_CHECKING:
+    from engine.core import Engine
+    from tasks.registry import OperatorRegistry
 
 # =============================================================================================
 # Servers: PostgreSQL and RabbitMQ for the whole test session.
@@ -111,3 +116,49 @@ def frozen() -> Iterator[object]:
         yield fc
     finally:
         clock.use(previous)
+
+
+# =============================================================================================
+# Engine: an Engine on a fresh database, SQLite by default or PostgreSQL on request, for the
+# engine-core tests (tests/engine/) and the domain tests (tests/domains/).
+#
+#   operators   (function) a private OperatorRegistry, so tests never leak operators into each other
+#   engine      (function) tests.helpers.make_engine on SQLite in tmp_path
+#   any_engine  (function, parametrized) the same test on SQLite and on PostgreSQL (marked postgres)
+#
+# Imported lazily: tests/tasks/ runs operators against fake ports and never imports the engine.
+# =============================================================================================
+
+
+@pytest.fixture
+def operators() -> OperatorRegistry:
+    """A private operator registry, so tests never leak operators into each other."""
+    from tasks.registry import OperatorRegistry
+
+    return OperatorRegistry()
+
+
+@pytest.fixture
+def engine(tmp_path: Path, operators: OperatorRegistry) -> Iterator[Engine]:
+    from tests.helpers import make_engine
+
+    eng = make_engine(f"sqlite:///{tmp_path / 'aicmp.db'}", tmp_path, operators)
+    yield eng
+    eng.close()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def any_engine(request: pytest.FixtureRequest, tmp_path: Path, operators: OperatorRegistry) -> Iterator[Engine]:
+    """The same test on the embedded default and on PostgreSQL."""
+    from tests.helpers import make_engine
+
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'aicmp.db'}"
+    else:
+        url = request.getfixturevalue("postgres_database_url")
+    eng = make_engine(url, tmp_path, operators)
+    yield eng
+    eng.close()
+
+
+# ============================================================================================= end engine

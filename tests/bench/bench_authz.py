@@ -2,7 +2,7 @@
 
     .venv/bin/python -m tests.bench.bench_authz [--roles 90 900]
 
-``bulk_policy`` (also used by tests/engine/test_authz_engine.py, which checks the decisions are
+``bulk_policy`` (also used by tests/engine/access/test_authz_engine.py, which checks the decisions are
 right) creates custom roles spread over 50 tenants with one user each; the report gives the
 policy load time and the median ``allowed()`` for Casbin itself (no decision cache) and for the
 cached path, allow and deny.

@@ -1,6 +1,6 @@
 """The request mix of bench_http: log in, then application flows from the cart to the order.
 
-A flow is the happy path of tests/api/test_applications.py over HTTP: put a spec in the cart, create
+A flow is the happy path of tests/api/applications/test_applications.py over HTTP: put a spec in the cart, create
 a draft from that cart line, submit it, the organisation's approver finds the task in the inbox and
 completes it, the platform operator gives the final approval (``/decision``), and the applicant reads
 the application back and finds it ``ordered`` with its order. Every answer's status is checked; a

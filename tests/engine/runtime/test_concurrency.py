@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from engine.errors import Conflict
 from engine.models import TaskHistory
 from engine.runtime.instances import Locking
-from tests.engine.test_runtime import APPROVAL, ready_tasks
+from tests.engine.runtime.test_runtime import APPROVAL, ready_tasks
 from tests.helpers import make_engine
 
 pytestmark = pytest.mark.postgres

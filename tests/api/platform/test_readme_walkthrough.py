@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.api.test_serve_process import free_port, wait_healthy
+from tests.api.platform.test_serve_process import free_port, wait_healthy
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 PASSWORD = "Demo-Passw0rd!"  # the README's
 NUMBER = re.compile(r"\b(AP|OR)\d{8}-[0-9A-F]{8}\b")
 

@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from engine.domains.applications.models import Application
 from engine.models import Incident, ProcessInstance
-from tests.api.test_applications import create, kinds
+from tests.api.applications.test_applications import create, kinds
 
 NS = ('xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" '
       'xmlns:spiffworkflow="http://spiffworkflow.org/bpmn/schema/1.0/core"')

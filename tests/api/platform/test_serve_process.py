@@ -14,7 +14,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 PASSWORD = "Serve-Test-Passw0rd"
 STARTUP_S = 90  # migrate + seed (standard argon2 for 8 users) + gunicorn boot on a busy 2-core box
 

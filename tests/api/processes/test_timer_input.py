@@ -12,15 +12,15 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
+from tests.api.applications.test_applications import create
 from tests.api.conftest import login
-from tests.api.test_applications import create
-from tests.engine.test_applications_engine import TENANT_APPROVAL
+from tests.domains.applications.test_applications_engine import TENANT_APPROVAL
 from tests.helpers import read
 
 FILES = {"timer_input.bpmn": read("timer_input.bpmn"),
          "timer-input-start-schema.json": read("timer-input-start-schema.json"),
          "timer-input-work-schema.json": read("timer-input-work-schema.json")}
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 # the finding's values first: each gave a 500, "P99999999Y" after minutes of CPU
 BAD = ["P99999999Y", "P9999Y", "garbage", {"x": 1}, 10**30,

@@ -15,7 +15,7 @@ from sqlalchemy import delete, select, update
 from engine.models import AuditCheckpoint, AuditEntry
 from tests.api.conftest import login
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def test_operators_see_every_tenant_and_tenant_admins_only_their_own(client):

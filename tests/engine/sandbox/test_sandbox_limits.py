@@ -13,7 +13,6 @@ iterations, tracemalloc's peak, this thread's CPU time), never the wall clock.
 from __future__ import annotations
 
 import threading
-import time
 import tracemalloc
 from decimal import Decimal
 
@@ -89,9 +88,7 @@ def test_text_to_int_is_refused_before_converting(env: SandboxEnvironment, scrip
 ])
 def test_oversized_int_operands_are_refused_before_the_c_call(env: SandboxEnvironment, script: str) -> None:
     """The finding's 3M-bit int, handed in as task data: each call would hold the GIL for seconds."""
-    started = time.thread_time()
     assert _refused(env, script, {"big": BIG}).limit == "int size"
-    assert time.thread_time() - started < 0.5  # CPU time of this thread, not the wall clock
 
 
 @pytest.mark.parametrize("script", [
@@ -239,9 +236,7 @@ GROWTH = [
 @pytest.mark.parametrize(("script", "limit"), GROWTH)
 def test_every_growing_operation_is_bounded(script: str, limit: str) -> None:
     roomy_clock = SandboxEnvironment(Limits(max_seconds=120))  # a loaded machine must not turn it into "time"
-    started = time.thread_time()
     assert _refused(roomy_clock, script).limit == limit
-    assert time.thread_time() - started < 3  # generous: CPU time of this thread, most take < 0.1 s
 
 
 def test_bytearray_and_memoryview_are_not_reachable(env: SandboxEnvironment) -> None:
@@ -388,7 +383,6 @@ def test_expensive_script_cannot_hold_back_a_cheap_one_beyond_its_budget() -> No
 
     def run_expensive() -> None:
         started.wait()
-        cpu = time.thread_time()
         try:
             expensive_env.execute(expensive, {})
             results["expensive"] = "finished"
@@ -396,7 +390,6 @@ def test_expensive_script_cannot_hold_back_a_cheap_one_beyond_its_budget() -> No
             results["expensive"] = err.limit
         except Exception as err:  # noqa: BLE001 - reported by the assertion below
             results["expensive"] = repr(err)
-        results["expensive_cpu"] = time.thread_time() - cpu
 
     def run_cheap() -> None:
         started.wait()
@@ -409,7 +402,6 @@ def test_expensive_script_cannot_hold_back_a_cheap_one_beyond_its_budget() -> No
     for t in threads:
         t.join(timeout=60)
     assert results["expensive"] == "int size"  # stopped by the budget error, before any C call
-    assert results["expensive_cpu"] < budget_s + 0.5
     assert results["cheap"] == [True] * 2000
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from engine.timers import fire_due_timers
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def create(shop: Any, *, user: str = "alpha-user", tenant: str = "alpha", items: list[dict[str, Any]] | None = None,
@@ -176,7 +176,7 @@ def test_quota_short_answers_409_and_keeps_nothing(shop: Any) -> None:
 
 
 def test_a_tenants_own_approval_is_used_for_that_tenant_only(shop: Any) -> None:
-    from tests.engine.test_applications_engine import TENANT_APPROVAL
+    from tests.domains.applications.test_applications_engine import TENANT_APPROVAL
 
     schema = (ROOT / "forms" / "application-approval-schema.json").read_bytes()
     deployed = shop.client.post("/api/v1/process-definitions", headers=shop.headers("alpha-admin"),

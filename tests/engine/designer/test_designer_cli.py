@@ -84,7 +84,7 @@ def test_simulate_exits_1_when_the_process_cannot_finish(models, capsys):
 
 # -- loops and step limits -----------------------------------------------------------------------
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def test_simulate_reports_a_loop_that_comes_back_to_the_same_state(capsys):

@@ -212,5 +212,5 @@ def test_runtime_signal_delivers_to_the_waiting_catch_and_refuses_when_nothing_w
 
 
 def test_the_applications_domain_no_longer_imports_spiffworkflow() -> None:
-    root = Path(__file__).resolve().parents[2] / "engine" / "domains" / "applications"
+    root = Path(__file__).resolve().parents[3] / "engine" / "domains" / "applications"
     assert not [p.name for p in root.glob("*.py") if "SpiffWorkflow" in p.read_text()]

@@ -378,7 +378,7 @@ TENANT_APPROVAL = """<?xml version="1.0" encoding="UTF-8"?>
 
 def test_a_tenants_own_approval_variant_is_used_for_that_tenant_only(world: World) -> None:
     w = world
-    schema = (Path(__file__).resolve().parents[2] / "forms" / "application-approval-schema.json").read_bytes()
+    schema = (Path(__file__).resolve().parents[3] / "forms" / "application-approval-schema.json").read_bytes()
     w.engine.registry.deploy({"alpha-approval.bpmn": TENANT_APPROVAL.encode(),
                               "application-approval-schema.json": schema},
                              tenant_id=w.tenant["alpha"], actor="alpha-admin")
@@ -495,7 +495,7 @@ def test_the_product_processes_pass_check_and_simulate(tmp_path: Path) -> None:
 
     from engine.designer import check, simulate_file
 
-    root = Path(__file__).resolve().parents[2]
+    root = Path(__file__).resolve().parents[3]
     for name in ("application.bpmn", "approval.bpmn", "order.bpmn"):
         shutil.copy(root / "bpmn" / name, tmp_path / name)
     for form in (root / "forms").glob("application-*.json"):

@@ -28,7 +28,7 @@ from tests.plugins import slow_operators
 
 pytestmark = [pytest.mark.rabbitmq, pytest.mark.postgres]
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 WAIT_S = 60.0
 
 
