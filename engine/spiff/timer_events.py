@@ -65,40 +65,34 @@ class _Bounded:
         return None
 
 
-class TimeDateEventDefinition(_Bounded, spiff.TimeDateEventDefinition):
+class _OneShot(_Bounded):
+    """A timer that fires once, at the due time its value reads to (``READ``), stored on first look."""
+
+    READ: Any = None  # engine.spiff.durations reader: value text -> due datetime
+
+    def has_fired(self, my_task: Any) -> bool:
+        if my_task._get_internal_data(REFUSED) is not None:
+            return my_task._get_internal_data("event_fired", False)
+        event_value = my_task._get_internal_data("event_value")
+        if event_value is None:
+            due = self._read(my_task, type(self).READ)
+            if due is None:
+                return False
+            event_value = due.isoformat()
+            my_task._set_internal_data(event_value=event_value)
+        if stored_due(event_value) < clock.now():
+            my_task._set_internal_data(event_fired=True)
+        return my_task._get_internal_data("event_fired", False)
+
+
+class TimeDateEventDefinition(_OneShot, spiff.TimeDateEventDefinition):
     KIND = "timeDate"
-
-    def has_fired(self, my_task: Any) -> bool:
-        if my_task._get_internal_data(REFUSED) is not None:
-            return my_task._get_internal_data("event_fired", False)
-        event_value = my_task._get_internal_data("event_value")
-        if event_value is None:
-            due = self._read(my_task, date_timer)
-            if due is None:
-                return False
-            event_value = due.isoformat()
-            my_task._set_internal_data(event_value=event_value)
-        if stored_due(event_value) < clock.now():
-            my_task._set_internal_data(event_fired=True)
-        return my_task._get_internal_data("event_fired", False)
+    READ = staticmethod(date_timer)
 
 
-class DurationTimerEventDefinition(_Bounded, spiff.DurationTimerEventDefinition):
+class DurationTimerEventDefinition(_OneShot, spiff.DurationTimerEventDefinition):
     KIND = "timeDuration"
-
-    def has_fired(self, my_task: Any) -> bool:
-        if my_task._get_internal_data(REFUSED) is not None:
-            return my_task._get_internal_data("event_fired", False)
-        event_value = my_task._get_internal_data("event_value")
-        if event_value is None:
-            due = self._read(my_task, duration_timer)
-            if due is None:
-                return False
-            event_value = due.isoformat()
-            my_task._set_internal_data(event_value=event_value)
-        if stored_due(event_value) < clock.now():
-            my_task._set_internal_data(event_fired=True)
-        return my_task._get_internal_data("event_fired", False)
+    READ = staticmethod(duration_timer)
 
 
 class CycleTimerEventDefinition(_Bounded, spiff.CycleTimerEventDefinition):
