@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from sqlalchemy import MetaData
+
 from engine.config import Settings
 from engine.domains import INSTALLED, load_models
 from engine.domains import install as install_domains
@@ -44,6 +46,14 @@ class Engine(Kernel):
         self.authorizer = Authorizer(self.db)  # Casbin RBAC with domains
         ports.install(self.db, self.ports)  # operators reach platform data through the step's own transaction
         self.notices = site_messages.install(self)  # "task assigned" notices and the messages port
+
+
+def model_metadata() -> MetaData:
+    """Every table: the core's and each installed domain's (what migrations are compared against)."""
+    from engine.models import Base
+
+    load_models(INSTALLED)
+    return Base.metadata
 
 
 def assemble(settings: Settings | None = None, *, upgrade: bool = True,

@@ -4,12 +4,9 @@ from __future__ import annotations
 
 from alembic import context
 
-from engine.domains import load_models
-from engine.models import Base
-
-load_models()  # every installed domain's tables, beside the core's
 config = context.config
-target_metadata = Base.metadata
+# every model's tables, handed over by ``engine.migrate`` when it autogenerates (none to upgrade)
+target_metadata = config.attributes.get("target_metadata")
 
 
 def run() -> None:

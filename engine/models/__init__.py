@@ -1,7 +1,7 @@
 """The core's SQLAlchemy models; importing this package registers their tables on ``Base.metadata``.
 
 The domains' tables are registered by importing their ``models`` modules:
-``engine.domains.load_models()`` (the Engine and the migrations do).
+``engine.core.model_metadata()`` (the Engine and the migration tools do).
 """
 
 from engine.models.api_state import AuthSession, IdempotencyRecord, LoginFailure, PolicyVersion, RevokedToken

@@ -1,6 +1,6 @@
 """The migrations and the models agree, on SQLite and PostgreSQL, and revisions chain from 0001.
 
-Revisions are append-only (``python -m engine.migrate "what changed"`` writes the next one): a
+Revisions are append-only (``aicmp db revision "what changed"`` writes the next one): a
 database migrated to head must have exactly the schema the models describe, or a model change was
 made without its revision.
 """
@@ -12,6 +12,7 @@ from pathlib import Path
 from alembic.script import ScriptDirectory
 
 from engine import migrate
+from engine.core import model_metadata
 from engine.db import Database
 
 
@@ -20,7 +21,7 @@ def _assert_models_match(url: str) -> None:
     try:
         migrate.upgrade(db)
         assert migrate.current(db) == migrate.head()
-        assert migrate.compare(db) == []
+        assert migrate.compare(db, model_metadata()) == []
     finally:
         db.dispose()
 
@@ -65,7 +66,7 @@ def _assert_upgrades_filled(url: str) -> None:
         _fill_at_baseline(db)
         migrate.upgrade(db)
         assert migrate.current(db) == migrate.head()
-        assert migrate.compare(db) == []
+        assert migrate.compare(db, model_metadata()) == []
         with db.engine.connect() as conn:
             assert conn.execute(text("SELECT code FROM tenants")).scalars().all() == ["old"]
             # rows written before the keyed chain keep their plain hash and say so
@@ -147,7 +148,7 @@ def _assert_upgrades_from_the_previous_revision(url: str) -> None:
         _fill_before_the_resource_vector(db)
         migrate.upgrade(db)
         assert migrate.current(db) == migrate.head()
-        assert migrate.compare(db) == []
+        assert migrate.compare(db, model_metadata()) == []
         with db.read() as s:
             specs = {sp.id: sp for sp in s.scalars(select(ProductSpec))}
             assert (specs["s1"].gpu_model, specs["s1"].gpu_count, specs["s1"].gpus_by_model) == ("H100", 8, {"H100": 8})
