@@ -108,7 +108,7 @@ def test_an_untouched_log_verifies_clean_and_checkpoints_only_chains_that_grew(a
     result = verify(any_engine)
     assert result.ok and result.problems == () and result.checked == 8 and result.checkpoints == 4
     assert result.legacy == 0 and result.witness == audit.witness_path(any_engine.settings)
-    key_id = audit._key_id(any_engine.settings.audit_keys()[0].encode())
+    key_id = audit.chain._key_id(any_engine.settings.audit_keys()[0].encode())
     with any_engine.db.read() as s:
         assert set(s.scalars(select(AuditEntry.scheme))) == {f"hmac:{key_id}"}
         assert set(s.scalars(select(AuditCheckpoint.key_id))) == {key_id}
