@@ -12,12 +12,11 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.api.platform.test_serve_process import free_port, wait_healthy
+from tests.api.platform.test_serve_process import serving
 
 ROOT = Path(__file__).resolve().parents[3]
 PASSWORD = "Demo-Passw0rd!"  # the README's
@@ -46,33 +45,18 @@ def test_the_readme_walkthrough_runs_twice_with_the_same_results(tmp_path):
         pytest.skip(reason)
     block, expected = walkthrough()
     assert len(expected) >= 6 and "API=http://127.0.0.1:8080/api/v1" in block
-    port = free_port()
-    script = "set -euo pipefail\n" + block.replace("127.0.0.1:8080", f"127.0.0.1:{port}")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AICMP_")}
-    env.update(AICMP_DATABASE_URL=f"sqlite:///{tmp_path / 'aicmp.db'}", AICMP_DEMO_PASSWORD=PASSWORD,
-               AICMP_VAR_DIR=str(tmp_path / "var"), AICMP_ARGON2_PROFILE="test", PYTHONPATH=str(ROOT))
-    log = tmp_path / "serve.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "api.cli", "serve", "--port", str(port)], cwd=ROOT, env=env,
-                                stdout=out, stderr=subprocess.STDOUT)
-        try:
-            wait_healthy(f"http://127.0.0.1:{port}", proc)
-            runs = []
-            for attempt in (1, 2):
-                done = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=120,
-                                      cwd=tmp_path, env={k: v for k, v in env.items() if k != "PYTHONPATH"})
-                assert done.returncode == 0, (f"run {attempt} failed ({done.returncode}):\n{done.stderr}\n"
-                                              f"--- output ---\n{done.stdout}")
-                runs.append(normalized(done.stdout.splitlines()))
-            assert runs[0] == normalized(expected), "the README's '# ->' lines do not match what the steps print"
-            assert runs[1] == runs[0]
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=10)
+    with serving(tmp_path, PASSWORD, AICMP_ARGON2_PROFILE="test") as (port, log):
+        script = "set -euo pipefail\n" + block.replace("127.0.0.1:8080", f"127.0.0.1:{port}")
+        env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+        runs = []
+        for attempt in (1, 2):
+            done = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=120,
+                                  cwd=tmp_path, env=env)
+            assert done.returncode == 0, (f"run {attempt} failed ({done.returncode}):\n{done.stderr}\n"
+                                          f"--- output ---\n{done.stdout}")
+            runs.append(normalized(done.stdout.splitlines()))
+        assert runs[0] == normalized(expected), "the README's '# ->' lines do not match what the steps print"
+        assert runs[1] == runs[0]
     banner = log.read_text()
     assert f"API docs:   http://127.0.0.1:{port}/api/docs" in banner
     assert "alpha-approver  approver (tenant alpha)" in banner and PASSWORD not in banner

@@ -11,6 +11,8 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -51,32 +53,23 @@ def wait_healthy(base: str, proc: subprocess.Popen[bytes]) -> None:
     raise AssertionError(f"aicmp serve did not answer /healthz within {STARTUP_S} s")
 
 
-def test_serve_seeds_and_a_demo_user_logs_in_over_http(tmp_path):
+@contextmanager
+def serving(tmp_path: Path, password: str, **settings: str) -> Iterator[tuple[int, Path]]:
+    """A real ``aicmp serve`` on a free port over a fresh SQLite file, healthy; yields (port, its log)."""
     port = free_port()
-    base = f"http://127.0.0.1:{port}"
     env = {k: v for k, v in os.environ.items() if not k.startswith("AICMP_")}
-    env.update(AICMP_DATABASE_URL=f"sqlite:///{tmp_path / 'aicmp.db'}", AICMP_DEMO_PASSWORD=PASSWORD,
-               AICMP_VAR_DIR=str(tmp_path / "var"), PYTHONPATH=str(ROOT))
+    env.update(AICMP_DATABASE_URL=f"sqlite:///{tmp_path / 'aicmp.db'}", AICMP_DEMO_PASSWORD=password,
+               AICMP_VAR_DIR=str(tmp_path / "var"), PYTHONPATH=str(ROOT), **settings)
     log = tmp_path / "serve.log"
     with log.open("wb") as out:
         proc = subprocess.Popen([sys.executable, "-m", "api.cli", "serve", "--port", str(port)], cwd=ROOT, env=env,
                                 stdout=out, stderr=subprocess.STDOUT)
         try:
             try:
-                wait_healthy(base, proc)
+                wait_healthy(f"http://127.0.0.1:{port}", proc)
             except AssertionError as exc:
                 raise AssertionError(f"{exc}\n--- server output ---\n{log.read_text()[-4000:]}") from None
-
-            wrong = {"username": "alpha-user", "password": "Wrong-Passw0rd!"}
-            assert call(f"{base}/api/v1/auth/login", wrong)[0] == 401
-            status, tokens = call(f"{base}/api/v1/auth/login",  # how fast: tests/bench/bench_http.py
-                                  {"username": "alpha-user", "password": PASSWORD, "tenant": "alpha"})
-            assert status == 200, tokens
-            status, me = call(f"{base}/api/v1/auth/me", headers={"Authorization": f"Bearer {tokens['access_token']}"})
-            assert status == 200, me
-            assert me["user"]["username"] == "alpha-user" and me["tenant"]["code"] == "alpha"
-            assert me["roles"] == ["tenant_user"]
-            assert PASSWORD not in log.read_text()  # a chosen password is never echoed
+            yield port, log
         finally:
             proc.terminate()
             try:
@@ -84,3 +77,18 @@ def test_serve_seeds_and_a_demo_user_logs_in_over_http(tmp_path):
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait(timeout=10)
+
+
+def test_serve_seeds_and_a_demo_user_logs_in_over_http(tmp_path):
+    with serving(tmp_path, PASSWORD) as (port, log):
+        base = f"http://127.0.0.1:{port}"
+        wrong = {"username": "alpha-user", "password": "Wrong-Passw0rd!"}
+        assert call(f"{base}/api/v1/auth/login", wrong)[0] == 401
+        status, tokens = call(f"{base}/api/v1/auth/login",  # how fast: tests/bench/bench_http.py
+                              {"username": "alpha-user", "password": PASSWORD, "tenant": "alpha"})
+        assert status == 200, tokens
+        status, me = call(f"{base}/api/v1/auth/me", headers={"Authorization": f"Bearer {tokens['access_token']}"})
+        assert status == 200, me
+        assert me["user"]["username"] == "alpha-user" and me["tenant"]["code"] == "alpha"
+        assert me["roles"] == ["tenant_user"]
+        assert PASSWORD not in log.read_text()  # a chosen password is never echoed
