@@ -112,13 +112,13 @@ def load_processes(bpmn: dict[str, Any], dmn: dict[str, Any]) -> LoadResult:
 
 def _unrunnable(process: ParsedProcess) -> str | None:
     """Why SpiffWorkflow cannot even create an instance of ``process``, if it cannot: a flow that
-    loops back to a task without a gateway sends its task-tree prediction into unbounded recursion
-    (a 500 at every start, were it deployed)."""
+    loops back to a task without a gateway sends its task-tree prediction into unbounded recursion,
+    and anything else SpiffWorkflow raises here would fail every start the same way."""
     try:
         BpmnWorkflow(process.spec, process.inner_specs)
     except RecursionError:
         return (f"process {process.key!r} cannot be started: a sequence flow loops back to an earlier "
                 "task without a gateway; join the loop with an exclusive gateway")
-    except Exception:  # noqa: BLE001, S110 - other problems surface at start, as they did before
-        return None
+    except Exception as exc:  # noqa: BLE001 - whatever stops the first instance stops every start
+        return f"process {process.key!r} cannot be started: {type(exc).__name__}: {exc}"
     return None
