@@ -147,7 +147,7 @@ class Authorizer:
             self._reload_lock.release()
 
     def _read_version(self) -> int:
-        with self.db.read() as s:
+        with self.db.autocommit() as s:
             return s.scalar(select(PolicyVersion.version).where(PolicyVersion.id == 1)) or 0
 
     def _load(self, version: int) -> _Snapshot:

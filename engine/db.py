@@ -13,13 +13,17 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, insert
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from engine import private_files
 
 WRITE = "aicmp_write"
+# session.info key: when present, a list of (table, values) inserts that wait for the end of the
+# unit of work that owns the session (a port call: engine.ports), so that a unit which fails before
+# its end writes nothing and needs no SAVEPOINT. Whoever appends must not need the row before then.
+DEFERRED_INSERTS = "aicmp_deferred_inserts"
 
 
 def _sqlite_file(url: str) -> Path | None:
@@ -43,7 +47,33 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get(WRITE) else "BEGIN")
+        options = conn.get_execution_options()
+        if options.get("isolation_level") == "AUTOCOMMIT":
+            return  # each statement is its own transaction (Database.autocommit)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if options.get(WRITE) else "BEGIN")
+
+
+# session.info key: a dict shared by every session of one Database, for values read from rows that
+# never change once written (a definition's content hash, a deployment's files). Keyed by tuples
+# whose first item names the kind of value. Per Database object, so two databases never share it.
+IMMUTABLE = "aicmp_immutable"
+
+
+def immutable(session: Session) -> dict[tuple[Any, ...], Any]:
+    """The IMMUTABLE cache of the session's database (a throwaway one for a session without it)."""
+    return session.info.get(IMMUTABLE, {})
+
+
+def insert_rows(session: Session, table: Any, rows: list[dict[str, Any]]) -> None:
+    """Insert ``rows`` into ``table`` (one executemany): now, or at the end of the session's unit
+    of work when it defers inserts (``DEFERRED_INSERTS``)."""
+    if not rows:
+        return
+    deferred = session.info.get(DEFERRED_INSERTS)
+    if deferred is not None:
+        deferred.extend((table, row) for row in rows)
+    else:
+        session.execute(insert(table), rows)
 
 
 class Database:
@@ -65,7 +95,7 @@ class Database:
         if self.is_sqlite:
             _configure_sqlite(self.engine)
         # handed to every session as ``session.info`` (engine.audit finds its keys there)
-        self.info: dict[str, Any] = {}
+        self.info: dict[str, Any] = {IMMUTABLE: {}}
         self._read = sessionmaker(self.engine, expire_on_commit=False, info=self.info)
         self._write = sessionmaker(self.engine.execution_options(**{WRITE: True}), expire_on_commit=False,
                                    info=self.info)
@@ -73,6 +103,15 @@ class Database:
     @contextmanager
     def read(self) -> Iterator[Session]:
         with self._read() as session:
+            yield session
+
+    @contextmanager
+    def autocommit(self) -> Iterator[Session]:
+        """Reads without a transaction: each statement sees what is committed when it runs. For
+        the hot path's reads that need no snapshot across statements (the token check, a lookup
+        before a write transaction re-checks under its lock): no BEGIN and no ROLLBACK round trips."""
+        with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn, \
+                Session(bind=conn, expire_on_commit=False, info=self.info) as session:
             yield session
 
     @contextmanager

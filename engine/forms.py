@@ -8,6 +8,7 @@ files travel in the deployment. Submitted data is validated on the server agains
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 from datetime import date, datetime
@@ -19,8 +20,8 @@ from jsonschema.exceptions import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine.models import ProcessDefinition
-from engine.registry import deployment_file
+from engine.db import immutable
+from engine.models import BpmnFile, DeploymentFile, ProcessDefinition
 
 SCHEMA_PROPERTY = "formJsonSchemaFilename"
 UI_SCHEMA_PROPERTY = "formUiSchemaFilename"
@@ -56,16 +57,30 @@ def load_schema(data: bytes | None) -> dict[str, Any] | None:
 
 def load_task_forms(session: Session, definition_id: int, schema_file: str | None,
                     ui_file: str | None) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
-    """A task's (schema, ui schema), read from the deployment that holds its definition."""
-    if not schema_file and not ui_file:
+    """A task's (schema, ui schema), read from the deployment that holds its definition: one
+    statement for both files."""
+    names = [n for n in (schema_file, ui_file) if n]
+    if not names:
         return None, None
-    deployment_id = session.scalar(select(ProcessDefinition.deployment_id).where(
-        ProcessDefinition.id == definition_id))
-    if deployment_id is None:
-        return None, None
+    cache, key = immutable(session), ("task forms", definition_id, schema_file, ui_file)  # deployments never change
+    if key not in cache:
+        cache[key] = _task_forms(session, definition_id, schema_file, ui_file)
+    schema, ui = cache[key]
+    return copy.deepcopy(schema), copy.deepcopy(ui)
+
+
+def _task_forms(session: Session, definition_id: int, schema_file: str | None,
+                ui_file: str | None) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    names = [n for n in (schema_file, ui_file) if n]
+    files = DeploymentFile.__table__
+    contents = dict(session.execute(
+        select(files.c.filename, BpmnFile.content)
+        .join(BpmnFile, BpmnFile.sha256 == files.c.sha256)
+        .join(ProcessDefinition, ProcessDefinition.deployment_id == files.c.deployment_id)
+        .where(ProcessDefinition.id == definition_id, files.c.filename.in_(names))).all())
 
     def load(name: str | None) -> dict[str, Any] | None:
-        return load_schema(deployment_file(session, deployment_id, name)) if name else None
+        return load_schema(contents.get(name)) if name else None
 
     return load(schema_file), load(ui_file)
 

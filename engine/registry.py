@@ -63,14 +63,37 @@ def latest_in_scope(session: Session, key: str, tenant_id: str | None) -> Proces
     return session.scalars(q.order_by(ProcessDefinition.version.desc()).limit(1)).first()
 
 
+def _in_scope_first(tenant_id: str | None) -> tuple[Any, ...]:
+    """Order of preference among a key's versions: the tenant's own before the platform's, newest first."""
+    own = [ProcessDefinition.tenant_id.is_(None)] if tenant_id is not None else []
+    return (*own, ProcessDefinition.version.desc())
+
+
+def _visible(query: Any, tenant_id: str | None) -> Any:
+    column = ProcessDefinition.tenant_id
+    return query.where(column.is_(None) if tenant_id is None else (column.is_(None) | (column == tenant_id)))
+
+
 def resolve(session: Session, key: str, tenant_id: str | None) -> ProcessDefinition:
     """The version a new instance of ``key`` uses inside ``tenant_id``: the tenant's own latest
-    if it has one, else the platform's latest."""
-    found = latest_in_scope(session, key, tenant_id) if tenant_id is not None else None
-    found = found or latest_in_scope(session, key, None)
+    if it has one, else the platform's latest. One statement."""
+    q = _visible(select(ProcessDefinition).where(ProcessDefinition.key == key), tenant_id)
+    found = session.scalars(q.order_by(*_in_scope_first(tenant_id)).limit(1)).first()
     if found is None:
         raise NotFound(f"no process definition with key {key!r}")
     return found
+
+
+def resolve_keys(session: Session, keys: set[str], tenant_id: str | None) -> dict[str, ProcessDefinition]:
+    """``resolve`` for several keys in one statement (a key that is not deployed is absent)."""
+    if not keys:
+        return {}
+    rank = func.row_number().over(partition_by=ProcessDefinition.key, order_by=_in_scope_first(tenant_id))
+    ranked = _visible(select(ProcessDefinition.id, rank.label("rank"))
+                      .where(ProcessDefinition.key.in_(sorted(keys))), tenant_id).subquery()
+    rows = session.scalars(select(ProcessDefinition).join(ranked, ranked.c.id == ProcessDefinition.id)
+                           .where(ranked.c.rank == 1))
+    return {row.key: row for row in rows}
 
 
 def visible_definition(session: Session, key: str, version: int, tenant_id: str | None) -> ProcessDefinition:
@@ -88,13 +111,6 @@ def export_xml(session: Session, definition: ProcessDefinition) -> bytes:
         DeploymentFile.deployment_id == definition.deployment_id,
         DeploymentFile.filename == definition.filename)).one()
     return session.get(BpmnFile, digest).content
-
-
-def deployment_file(session: Session, deployment_id: int, filename: str) -> bytes | None:
-    row = session.scalars(select(BpmnFile.content).join(
-        DeploymentFile, DeploymentFile.sha256 == BpmnFile.sha256).where(
-        DeploymentFile.deployment_id == deployment_id, DeploymentFile.filename == filename)).first()
-    return row
 
 
 class Registry:

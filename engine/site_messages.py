@@ -19,10 +19,11 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import delete, func, insert, or_, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from engine import clock
+from engine.db import insert_rows
 from engine.errors import NotFound
 from engine.inbox.rows import task_row
 from engine.models import ProcessInstance, Role, SiteMessage, User, UserRole
@@ -101,8 +102,7 @@ def deliver(s: Session, tenant_id: str | None, entries: Iterable[str], *, kind: 
     rows = [{"id": new_id(), "tenant_id": user_tenant, "user_id": user_id, "kind": kind[:32],
              "title": title[:MAX_TITLE], "body": body, "link": dict(link or {}), "created_at": now, "read_at": None}
             for user_id, user_tenant in recipients(s, tenant_id, entries)]
-    if rows:
-        s.execute(insert(SiteMessage), rows)
+    insert_rows(s, SiteMessage.__table__, rows)
     return len(rows)
 
 

@@ -12,11 +12,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import insert, select, text
+from sqlalchemy import Engine, event, insert, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from engine import clock
+from engine.db import DEFERRED_INSERTS
 from engine.models import AuditEntry
 
 if TYPE_CHECKING:
@@ -116,11 +117,14 @@ def record(session: Session, *, action: str, actor: str | None, tenant_id: str |
            detail: dict[str, Any] | None = None, ip: str | None = None) -> AuditEntry:
     """Append one entry inside the caller's transaction (it commits or rolls back with the change)."""
     scheme, key = _keyring(session).current
-    if session.get_bind().dialect.name == "postgresql":
-        lock = {"c": _LOCK_CLASS, "k": _chain_lock_key(tenant_id)}
-        session.execute(text("SELECT pg_advisory_xact_lock(:c, :k)"), lock)
-    chain = AuditEntry.tenant_id.is_(None) if tenant_id is None else AuditEntry.tenant_id == tenant_id
-    prev = session.scalars(select(AuditEntry.hash).where(chain).order_by(AuditEntry.id.desc()).limit(1)).first()
+    heads: dict[str | None, str] = session.connection().info.setdefault(_HEADS, {})
+    prev = heads.get(tenant_id)
+    if prev is None:  # this transaction's first append to the chain: lock it, read its head
+        if session.get_bind().dialect.name == "postgresql":
+            lock = {"c": _LOCK_CLASS, "k": _chain_lock_key(tenant_id)}
+            session.execute(text("SELECT pg_advisory_xact_lock(:c, :k)"), lock)
+        chain = AuditEntry.tenant_id.is_(None) if tenant_id is None else AuditEntry.tenant_id == tenant_id
+        prev = session.scalars(select(AuditEntry.hash).where(chain).order_by(AuditEntry.id.desc()).limit(1)).first()
     prev = prev or GENESIS
     at = clock.now()
     detail = json.loads(json.dumps(detail or {}, default=str))
@@ -128,5 +132,22 @@ def record(session: Session, *, action: str, actor: str | None, tenant_id: str |
     values = {"at": at, "tenant_id": tenant_id, "actor": actor, "action": action, "target_type": target_type,
               "target_id": target_id, "detail": detail, "ip": ip, "prev_hash": prev,
               "hash": hmac.digest(key, body, "sha256").hex(), "scheme": scheme}
+    heads[tenant_id] = values["hash"]  # the chain stays locked to this transaction: the next append follows it
+    deferred = session.info.get(DEFERRED_INSERTS)
+    if deferred is not None:  # inside a port call: written when the call succeeds (no id before that)
+        deferred.append((AuditEntry.__table__, values))
+        return AuditEntry(**values)
     entry_id = session.execute(insert(AuditEntry.__table__).returning(AuditEntry.id), values).scalar_one()
     return AuditEntry(id=entry_id, **values)
+
+
+_HEADS = "aicmp_audit_heads"  # connection.info: each chain's head as this transaction wrote it
+
+
+def forget_heads(conn: Any, *_: Any) -> None:
+    """A transaction ended, or a savepoint holding appends rolled back: read heads afresh."""
+    conn.info.pop(_HEADS, None)
+
+
+for _ending in ("commit", "rollback", "rollback_savepoint"):  # every engine's: no append may follow a stale head
+    event.listen(Engine, _ending, forget_heads)

@@ -47,24 +47,26 @@ class Grant:
                 CLAIM_SESSION: self.session_id}
 
 
-def _statements() -> tuple[Any, Any]:
-    """Built once: compiling a statement costs more than running it (this runs on every request)."""
+def _statement() -> Any:
+    """Built once: compiling a statement costs more than running it (this runs on every request).
+    One row per role of the user (one row if it has none), each carrying the token's two flags:
+    its jti was revoked, its session is live."""
     users, roles, user_roles, tenants = User.__table__, Role.__table__, UserRole.__table__, Tenant.__table__
     revoked_tokens, sessions = RevokedToken.__table__, AuthSession.__table__
-    ended = select(exists().where(revoked_tokens.c.jti == bindparam("jti")),
-                   ~exists().where(sessions.c.id == bindparam("sid"), sessions.c.user_id == bindparam("user_id"),
-                                   sessions.c.revoked_at.is_(None)))
+    revoked = exists().where(revoked_tokens.c.jti == bindparam("jti"))
+    live = exists().where(sessions.c.id == bindparam("sid"), sessions.c.user_id == users.c.id,
+                          sessions.c.revoked_at.is_(None))
     role_visible = or_(roles.c.tenant_id.is_(None), roles.c.tenant_id == users.c.tenant_id)
-    user = (select(users.c.username, users.c.tenant_id, users.c.organization_id, users.c.enabled,
-                   users.c.session_epoch, tenants.c.enabled, roles.c.code)
+    return (select(users.c.username, users.c.tenant_id, users.c.organization_id, users.c.enabled,
+                   users.c.session_epoch, tenants.c.enabled, roles.c.code, revoked.label("revoked"),
+                   live.label("live"))
             .select_from(users.outerjoin(tenants, tenants.c.id == users.c.tenant_id)
                          .outerjoin(user_roles, user_roles.c.user_id == users.c.id)
                          .outerjoin(roles, and_(roles.c.id == user_roles.c.role_id, role_visible)))
             .where(users.c.id == bindparam("user_id")))
-    return ended, user  # (token revoked, session ended); one row per role of the user (one row if it has none)
 
 
-_ENDED, _USER = _statements()
+_CALLER = _statement()
 
 
 def principal_for_token(engine: Engine, claims: Mapping[str, Any]) -> Principal | None:
@@ -72,20 +74,20 @@ def principal_for_token(engine: Engine, claims: Mapping[str, Any]) -> Principal 
 
     None when: the jti was revoked, its session ended (or is unknown: tokens from before sessions
     existed), the epoch is stale, the user is gone or disabled, its tenant is disabled or is not the
-    token's, or the token's active role is no longer held. Two indexed queries (revocation and
-    session by primary key; the user joined with its roles) on one connection, with statements
-    compiled once.
+    token's, or the token's active role is no longer held. One indexed statement (the user joined
+    with its roles, the revocation and the session by primary key), compiled once, on an
+    autocommit connection: no transaction to begin or end for a single read.
     """
     user_id, jti, epoch, sid = claims.get("sub"), claims.get("jti"), claims.get(CLAIM_EPOCH), claims.get(CLAIM_SESSION)
     if not all(isinstance(v, str) for v in (user_id, jti, sid)) or not isinstance(epoch, int):
         return None
-    with engine.db.engine.connect() as conn:
-        if any(conn.execute(_ENDED, {"jti": jti, "sid": sid, "user_id": user_id}).one()):
-            return None
-        rows = conn.execute(_USER, {"user_id": user_id}).all()
+    with engine.db.autocommit() as s:
+        rows = s.execute(_CALLER, {"jti": jti, "sid": sid, "user_id": user_id}).all()
     if not rows:
         return None
-    username, tenant_id, organization_id, enabled, session_epoch, tenant_enabled, _ = rows[0]
+    username, tenant_id, organization_id, enabled, session_epoch, tenant_enabled, _, revoked, live = rows[0]
+    if revoked or not live:
+        return None
     if not enabled or session_epoch != epoch or claims.get(CLAIM_TENANT) != tenant_id:
         return None
     if tenant_id is not None and not tenant_enabled:

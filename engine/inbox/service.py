@@ -129,24 +129,30 @@ class Inbox:
     # -- finishing ------------------------------------------------------------------------
 
     def complete(self, tenant_id: str | None, task_id: str, *, user: str, data: dict[str, Any] | None = None,
-                 roles: Sequence[str] = (), ip: str | None = None) -> ProcessInstance:
-        """Validate ``data`` against the task's form and complete the task with it. Invalid data
-        changes nothing: InvalidInput lists every problem as ``{"path": "$.field", ...}``."""
+                 roles: Sequence[str] = (), ip: str | None = None, instance_id: str | None = None
+                 ) -> ProcessInstance:
+        """Validate ``data`` against the task's form and complete the task with it, in one write
+        transaction under the instance lock. Invalid data changes nothing: InvalidInput lists every
+        problem as ``{"path": "$.field", ...}``. ``instance_id``: the task's instance when the caller
+        knows it already (saves a lookup; the task is still checked to belong to it)."""
         data = {} if data is None else data
-        with self.db.read() as s:
-            row = self._workable(s, tenant_id, task_id, user, roles)
+        if instance_id is None:
+            with self.db.autocommit() as s:  # which instance to lock; everything is checked again under it
+                instance_id = self._workable(s, tenant_id, task_id, user, roles).instance_id
+
+        def checked(s: Session) -> None:  # under the instance lock: still workable, and the data fits its form
+            row = self._workable(s, tenant_id, task_id, user, roles, lock=True)
+            if row.instance_id != instance_id:
+                raise NotFound(f"no open task {task_id}")
             schema, _ui = forms.load_task_forms(s, _definition_id(s, row), row.form_schema, None)
-            instance_id = row.instance_id
-        problems = forms.validate(schema, data)
-        if problems:
-            first = problems[0]
-            raise InvalidInput(f"the form has {len(problems)} problem(s); first: {first['path']} {first['message']}",
-                               errors=problems)
-        def still_workable(s: Session) -> None:  # under the instance lock: nobody claimed it meanwhile
-            self._workable(s, tenant_id, task_id, user, roles, lock=True)
+            problems = forms.validate(schema, data)
+            if problems:
+                first = problems[0]
+                raise InvalidInput(f"the form has {len(problems)} problem(s); first: {first['path']} "
+                                   f"{first['message']}", errors=problems)
 
         return self.runtime.complete_task(instance_id, task_id, data, actor=user, tenant_id=tenant_id, ip=ip,
-                                          guard=still_workable)
+                                          guard=checked)
 
     def return_task(self, tenant_id: str | None, task_id: str, *, user: str, comment: str = "",
                     roles: Sequence[str] = ()) -> ProcessInstance:

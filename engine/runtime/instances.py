@@ -24,7 +24,8 @@ from engine import audit, clock
 from engine.db import Database
 from engine.errors import Conflict, InvalidInput, NotFound
 from engine.models import Incident, ProcessDefinition, ProcessInstance, TaskHistory
-from engine.registry import resolve
+from engine.ports import bound_ports
+from engine.registry import resolve, resolve_keys
 from engine.runtime import history, storable
 from engine.runtime.services import IncidentNote, InstanceScope, ServiceHost, to_json_value
 from engine.runtime.specs import SPECS
@@ -80,19 +81,17 @@ class Runtime:
         return ServiceHost(self.operators.get, async_enabled=self.async_enabled, scope=scope)
 
     def _bind(self, s: Session, definition: ProcessDefinition, tenant_id: str) -> dict[str, int]:
-        """Bind every called key, recursively, to its latest version for this tenant, now."""
+        """Bind every called key, recursively, to its latest version for this tenant, now: one
+        statement per level of call activities."""
         bound: dict[str, int] = {}
-        pending = list(definition.called_keys)
+        pending = set(definition.called_keys) - {definition.key}
         while pending:
-            key = pending.pop()
-            if key in bound or key == definition.key:
-                continue
-            try:
-                called = resolve(s, key, tenant_id)
-            except NotFound as exc:
-                raise Conflict(f"process {definition.key!r} calls {key!r}, which is not deployed") from exc
-            bound[key] = called.id
-            pending.extend(called.called_keys)
+            found = resolve_keys(s, pending, tenant_id)
+            missing = sorted(pending - set(found))
+            if missing:
+                raise Conflict(f"process {definition.key!r} calls {missing[0]!r}, which is not deployed")
+            bound.update({key: called.id for key, called in found.items()})
+            pending = {k for called in found.values() for k in called.called_keys} - set(bound) - {definition.key}
         return bound
 
     def _specs(self, s: Session, definition_id: int, bound: dict[str, int]) -> tuple[str, Any, dict]:
@@ -127,6 +126,7 @@ class Runtime:
         kind, spec, subs = self._specs(s, row.definition_id, row.bound_definitions)
         host = self._host(row.tenant_id, row.process_key, row.initiator, row.business_key)
         wf = state_from_json(kind, row.state_json, spec, subs)
+        storable.drop_finished_subprocesses(wf)
         wf.script_engine = AicmpScriptEngine(host)
         return Loaded(row, wf, kind, host, history.snapshot(wf))
 
@@ -172,16 +172,24 @@ class Runtime:
         return len(notes)
 
     def _save(self, s: Session, loaded: Loaded, actor: str | None, *, insert: bool = False) -> None:
+        ports = bound_ports()
+        if ports is not None and ports.broken is not None:  # partly written: the step must not commit
+            raise RuntimeError(f"a port's write failed in this step, which is not saved: {ports.broken}") \
+                from ports.broken
         row = loaded.row
         state = storable.state_json(loaded)  # first: task data it cannot store becomes incidents, not a failure
-        new_incidents = self._record(s, loaded, actor)
-        status = self._status(s, loaded, new_incidents)
         now = clock.now()
-        ended = now if status in ("completed", "cancelled") else None
-        if insert:
+        if insert:  # one INSERT with the final state, before the rows that refer to it
+            status = self._status(s, loaded, len(loaded.host.incidents))
+            ended = now if status in ("completed", "cancelled") else None
             row.state_json, row.status, row.updated_at, row.ended_at = state, status, now, ended
             s.add(row)
+            s.flush()
+            self._record(s, loaded, actor)
         else:
+            new_incidents = self._record(s, loaded, actor)
+            status = self._status(s, loaded, new_incidents)
+            ended = now if status in ("completed", "cancelled") else None
             stmt = update(ProcessInstance).where(ProcessInstance.id == row.id)
             if Locking.enabled:
                 stmt = stmt.where(ProcessInstance.lock_version == row.lock_version)
@@ -204,7 +212,8 @@ class Runtime:
               check: StartCheck | None = None) -> ProcessInstance:
         """Start the newest version of ``key`` for ``tenant_id``. ``check`` runs first, in the same
         transaction, with the definition and the versions its call activities bind to (a start
-        request's ``start_policy.api_start_check``); domain services start without one."""
+        request's ``start_policy.api_start_check``; a domain's check of its object, which may add
+        variables read from it)."""
         try:
             data = to_json_value(variables or {})
         except TypeError as exc:
@@ -214,8 +223,9 @@ class Runtime:
         with self.db.write() as s:
             definition = resolve(s, key, tenant_id)
             bound = self._bind(s, definition, tenant_id)
-            if check is not None:
-                check(s, definition, bound)
+            added = check(s, definition, bound) if check is not None else None
+            if added:
+                data.update(to_json_value(added))
             kind, spec, subs = self._specs(s, definition.id, bound)
             host = self._host(tenant_id, key, initiator, business_key)
             wf = BpmnWorkflow(spec, subs, script_engine=AicmpScriptEngine(host))
@@ -227,8 +237,6 @@ class Runtime:
                                   lock_version=1, state_json="")
             loaded = Loaded(row, wf, kind, host, {})
             advance(wf, kind, host)
-            s.add(row)
-            s.flush()
             self._save(s, loaded, initiator, insert=True)
             audit.record(s, action="process-instance.start", actor=initiator, tenant_id=tenant_id,
                          target_type="process-instance", target_id=row.id, ip=ip,

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from engine.db import immutable
 from engine.models import ProcessDefinition
 from engine.spiff.serializer import serializer
 
@@ -42,11 +43,16 @@ class SpecCache:
 
     def specs_for(self, session: Session, definition_ids: list[int]) -> dict[int, tuple[str, str, Any, dict]]:
         """definition id -> (key, parser, spec, inner specs), fetching spec JSON only on a miss."""
-        rows = session.execute(select(ProcessDefinition.id, ProcessDefinition.key, ProcessDefinition.parser,
-                                      ProcessDefinition.content_hash)
-                               .where(ProcessDefinition.id.in_(definition_ids))).all()
+        known = immutable(session)  # a definition row's identity never changes once deployed
+        missing = [i for i in definition_ids if ("definition", i) not in known]
+        if missing:
+            for def_id, *identity in session.execute(
+                    select(ProcessDefinition.id, ProcessDefinition.key, ProcessDefinition.parser,
+                           ProcessDefinition.content_hash).where(ProcessDefinition.id.in_(missing))):
+                known[("definition", def_id)] = tuple(identity)
         out = {}
-        for def_id, key, parser, content_hash in rows:
+        for def_id, key, parser, content_hash in [(i, *known[("definition", i)]) for i in definition_ids
+                                                  if ("definition", i) in known]:
             cache_key = (key, parser, content_hash)
             found = self._get(cache_key)
             if found is None:

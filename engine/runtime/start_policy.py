@@ -27,7 +27,9 @@ from engine.errors import Forbidden, InvalidInput
 from engine.models import ProcessDefinition
 from engine.principal import Principal
 
-StartCheck = Callable[[Session, ProcessDefinition, dict[str, int]], None]
+# Runs first in the start's transaction, with the definition and its bound versions; raises to
+# refuse, or returns variables to add (a domain's start reads its object in the same transaction).
+StartCheck = Callable[[Session, ProcessDefinition, dict[str, int]], "dict[str, Any] | None"]
 
 
 def api_start_check(principal: Principal, internal_keys: Iterable[str], variables: dict[str, Any]) -> StartCheck:

@@ -20,6 +20,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from SpiffWorkflow.util.task import TaskState
+
 from engine.runtime.services import IncidentNote
 from engine.spiff.serializer import state_to_json, unstorable
 
@@ -71,3 +73,23 @@ def remove_unstorable(workflow: Any, incidents: list[IncidentNote]) -> int:
         incidents.append(IncidentNote(task, KIND, f"task data that cannot be stored was removed: {problem}{where}; "
                                                   f"variable {label!r} is no longer set"))
     return len(first)
+
+
+def drop_finished_subprocesses(workflow: Any) -> int:
+    """Remove the subprocesses (call activities, embedded subprocesses) that have finished and
+    whose task in the caller has finished too: nothing can reach them again (a return walks the
+    ancestors of a live task; what they did is in ``task_history``), and keeping them made the
+    stored state, and every load and save, grow with each pass of a loop through them. Done on
+    load, before the step's history snapshot, so the step that finishes one still records it.
+    Returns how many were removed."""
+    removed = 0
+    for task_id, subprocess in list(workflow.subprocesses.items()):
+        if task_id not in workflow.subprocesses or not subprocess.is_completed():
+            continue  # removed with its parent already, or still running
+        caller = workflow.get_task_from_id(task_id)
+        if caller is None or not caller.has_state(TaskState.FINISHED_MASK):
+            continue
+        nested = sum(1 for sp in workflow.subprocesses.values() if sp.parent_workflow is subprocess)
+        workflow.delete_subprocess(caller)
+        removed += 1 + nested
+    return removed

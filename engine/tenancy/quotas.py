@@ -39,10 +39,10 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import and_, case, func, literal, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from connectors import vector
 from engine import audit, clock
@@ -98,19 +98,26 @@ class Level:
 
 
 def chain(s: Session, tenant_id: str, organization_id: str | None) -> list[Level]:
-    """The tenant, then each organisation from the top of the tree down to ``organization_id``."""
-    tenant = s.get(Tenant, tenant_id)
-    if tenant is None:
-        raise NotFound(f"tenant {tenant_id} not found")
-    levels = [Level(tenant_id, None, f"tenant {tenant.code!r}")]
+    """The tenant, then each organisation from the top of the tree down to ``organization_id``: one
+    statement (an ancestor's ``path`` is a prefix of its descendants')."""
+    tenant = s.get(Tenant, tenant_id) if organization_id is None else None
     if organization_id is None:
-        return levels
-    org = s.get(Organization, organization_id)
-    if org is None or org.tenant_id != tenant_id:
+        if tenant is None:
+            raise NotFound(f"tenant {tenant_id} not found")
+        return [Level(tenant_id, None, f"tenant {tenant.code!r}")]
+    target, above = aliased(Organization), aliased(Organization)
+    rows = s.execute(
+        select(Tenant.code, target.id, above.id, above.code)
+        .outerjoin(target, and_(target.id == organization_id, target.tenant_id == Tenant.id))
+        .outerjoin(above, and_(above.tenant_id == Tenant.id,
+                               func.substr(target.path, 1, func.length(above.path)) == above.path))
+        .where(Tenant.id == tenant_id).order_by(func.length(above.path))).all()
+    if not rows:
+        raise NotFound(f"tenant {tenant_id} not found")
+    if rows[0][1] is None:
         raise NotFound(f"organization {organization_id} not found")
-    ids = [i for i in org.path.split("/") if i]
-    codes = dict(s.execute(select(Organization.id, Organization.code).where(Organization.id.in_(ids))).all())
-    return levels + [Level(tenant_id, i, f"organization {codes.get(i, i)!r}") for i in ids]
+    levels = [Level(tenant_id, None, f"tenant {rows[0][0]!r}")]
+    return levels + [Level(tenant_id, org_id, f"organization {code!r}") for _t, _o, org_id, code in rows]
 
 
 def _ensure(s: Session, level: Level, dims: list[str]) -> None:
@@ -130,20 +137,25 @@ def _level_clause(level: Level) -> Any:
 
 def _lock(s: Session, levels: list[Level], dims: Any = ()) -> dict[tuple[str | None, str], Quota]:
     """Lock every row of ``levels`` top-down (always the same order: no deadlocks between callers),
-    creating the base rows and those of ``dims`` (per-model GPU rows) that a level lacks."""
-    rows: dict[tuple[str | None, str], Quota] = {}
+    creating the base rows and those of ``dims`` (per-model GPU rows) that a level lacks. One
+    statement for the whole chain (rows are locked in the order it sorts them), two more only
+    when rows had to be created."""
     needed = [*QUOTA_DIMENSIONS, *sorted(set(dims) - set(QUOTA_DIMENSIONS))]
-    for level in levels:
-        q = (select(Quota).where(*_level_clause(level)).order_by(Quota.dimension).with_for_update()
-             .execution_options(populate_existing=True))
+    orgs = [level.organization_id for level in levels if level.organization_id]
+    depth = case({org: i for i, org in enumerate(orgs, start=1)}, value=Quota.organization_id, else_=0) if orgs \
+        else literal(0)
+    q = (select(Quota).where(Quota.tenant_id == levels[0].tenant_id,
+                             Quota.organization_id.is_(None) | Quota.organization_id.in_(orgs))
+         .order_by(depth, Quota.dimension).with_for_update().execution_options(populate_existing=True))
+    found = list(s.scalars(q))
+    have = {(r.organization_id, r.dimension) for r in found}
+    missing = {level: [d for d in needed if (level.organization_id, d) not in have] for level in levels}
+    if any(missing.values()):  # first use of a level or model: create the rows, then lock them all
+        for level, dims_missing in missing.items():
+            if dims_missing:
+                _ensure(s, level, dims_missing)
         found = list(s.scalars(q))
-        missing = [d for d in needed if d not in {r.dimension for r in found}]
-        if missing:  # first use of this level or model: create the rows, then lock them
-            _ensure(s, level, missing)
-            found = list(s.scalars(q))
-        for row in found:
-            rows[(level.organization_id, row.dimension)] = row
-    return rows
+    return {(row.organization_id, row.dimension): row for row in found}
 
 
 def _children(level: Level) -> Any:
@@ -182,10 +194,15 @@ def _figures(row: Quota, children: list[Quota]) -> Figures:
 def figures(s: Session, level: Level, row: Quota) -> Figures:
     """A level's figures for one dimension; the children's totals cannot move while ``row`` is locked
     (changing a child's total or usage locks this row first)."""
-    kids = list(s.scalars(select(Quota).where(Quota.tenant_id == level.tenant_id, Quota.dimension == row.dimension,
+    return figures_of(s, level, {row.dimension: row})[row.dimension]
+
+
+def figures_of(s: Session, level: Level, rows: Mapping[str, Quota]) -> dict[str, Figures]:
+    """``figures`` for several dimensions of one level, reading its children in one statement."""
+    kids = list(s.scalars(select(Quota).where(Quota.tenant_id == level.tenant_id, Quota.dimension.in_(sorted(rows)),
                                               Quota.organization_id.in_(_children(level)))
                           .execution_options(populate_existing=True)))
-    return _figures(row, kids)
+    return {dim: _figures(row, [k for k in kids if k.dimension == dim]) for dim, row in rows.items()}
 
 
 def _conflict(dim: str, level: Level, message: str, **numbers: Decimal) -> Conflict:
@@ -209,9 +226,10 @@ def reserve(session: Session, tenant_id: str, organization_id: str | None, amoun
     levels = chain(session, tenant_id, organization_id)
     rows = _lock(session, levels, wanted)
     booking = levels[-1]
+    booked = figures_of(session, booking, {dim: rows[(booking.organization_id, dim)] for dim in wanted})
     for dim in sorted(wanted, key=vector.dimension_order):
         amount = wanted[dim]
-        own = figures(session, booking, rows[(booking.organization_id, dim)])
+        own = booked[dim]
         if rows[(booking.organization_id, dim)].capped and own.available < amount:
             raise _conflict(dim, booking, f"{booking.label} has {own.available} available, {amount} requested",
                             requested=amount, available=own.available)

@@ -31,9 +31,10 @@ from engine.domains.applications.service import (
 )
 from engine.domains.applications.status import Actor, take
 from engine.domains.cart.service import discard_lines
-from engine.errors import Conflict
-from engine.models import HumanTask, HumanTaskCandidate
+from engine.errors import Conflict, NotFound
+from engine.models import HumanTask, HumanTaskCandidate, ProcessInstance
 from engine.principal import Principal
+from engine.runtime.instances import ACTIVE
 from engine.site_messages import deliver
 
 if TYPE_CHECKING:
@@ -73,15 +74,23 @@ def _inbox(engine: Engine) -> Any:
 def submit(engine: Engine, principal: Principal, application_id: str, *, ip: str | None = None) -> dict[str, Any]:
     """Start ``application`` for a draft. 409 (``quota_short``, naming dimension and level) when the
     quota does not fit: then nothing was stored."""
-    with engine.db.read() as s:
+    tenant_id = principal.tenant_id
+    if tenant_id is None:  # platform staff: the application's tenant (checked again below)
+        with engine.db.autocommit() as s:
+            tenant_id = load(s, engine, principal, application_id).tenant_id
+
+    def submittable(s: Session, _definition: Any, _bound: Any) -> dict[str, Any]:  # in the start's transaction
         app = load(s, engine, principal, application_id)
+        if app.tenant_id != tenant_id:
+            raise NotFound(f"application {application_id} not found")
         take(app, _actor(engine, principal, app), action="submit", has_items=bool(item_dicts(s, app.id)))
-        tenant_id, number, title = app.tenant_id, app.number, app.title
-    variables = {"application_id": application_id, "application_number": number, "title": title,
-                 "approval_timeout": engine.settings.approval_timeout}
+        return {"application_number": app.number, "title": app.title}
+
+    variables = {"application_id": application_id, "approval_timeout": engine.settings.approval_timeout}
     with strict():
-        engine.runtime.start(PROCESS_KEY, tenant_id=tenant_id, initiator=principal.username,
-                             business_key=application_id, variables=variables, ip=ip)
+        engine.runtime.start(PROCESS_KEY, tenant_id=tenant_id,
+                             initiator=principal.username, business_key=application_id, variables=variables, ip=ip,
+                             check=submittable)
     return get(engine, principal, application_id)
 
 
@@ -129,24 +138,30 @@ def decide(engine: Engine, principal: Principal, application_id: str, *, decisio
     administrator, a platform operator)."""
     from engine.models import HumanTaskCandidate as Candidate
 
-    with engine.db.read() as s:
+    with engine.db.autocommit() as s:  # which task; the inbox checks it again under the instance lock
         app = load(s, engine, principal, application_id)
         take(app, Actor.APPROVER, action="reject" if decision == "reject" else "approve")
-        instance_id, tenant_id = _running_instance(s, app), app.tenant_id
+        tenant_id = app.tenant_id
         offered = (Candidate.kind == "user") & (Candidate.value == principal.username)
         roles = list(principal.acting_roles)
         if roles:
             offered = offered | ((Candidate.kind == "role") & Candidate.value.in_(roles))
-        task_id = s.scalar(select(HumanTask.id).join(Candidate, Candidate.task_id == HumanTask.id)
-                           .where(HumanTask.instance_id == instance_id, offered,
-                                  (HumanTask.assignee.is_(None)) | (HumanTask.assignee == principal.username))
-                           .order_by(HumanTask.created_at).limit(1))
-    if task_id is None:
-        raise Conflict(f"application {app.number} is not waiting for you")
+        found = s.execute(select(HumanTask.id, HumanTask.instance_id)
+                          .join(Candidate, Candidate.task_id == HumanTask.id)
+                          .join(ProcessInstance, ProcessInstance.id == HumanTask.instance_id)
+                          .where(ProcessInstance.tenant_id == app.tenant_id, ProcessInstance.business_key == app.id,
+                                 ProcessInstance.status.in_(ACTIVE), offered,
+                                 (HumanTask.assignee.is_(None)) | (HumanTask.assignee == principal.username))
+                          .order_by(ProcessInstance.created_at.desc(), HumanTask.created_at).limit(1)).first()
+        if found is None:
+            _running_instance(s, app)  # 409 naming the missing process, if that is why
+            raise Conflict(f"application {app.number} is not waiting for you")
+        task_id, instance_id = found
     data: dict[str, Any] = {"decision": decision}
     if comment:
         data["comment"] = comment
-    _inbox(engine).complete(tenant_id, task_id, user=principal.username, data=data, roles=roles)
+    _inbox(engine).complete(tenant_id, task_id, user=principal.username, data=data, roles=roles,
+                            instance_id=instance_id)
     return get(engine, principal, application_id)
 
 

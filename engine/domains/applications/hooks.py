@@ -7,11 +7,13 @@ lookup): a "task assigned" notice of an application's process names the applicat
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from engine.db import immutable
 from engine.domains.applications.models import Application
 from engine.domains.applications.ports import release_reservation
 from engine.domains.applications.service import running_instance_or_none
@@ -36,13 +38,20 @@ def release_on_cancel(s: Session, loaded: Any) -> None:
     take(app, Actor.RUNTIME, to="cancelled")
 
 
+_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")  # engine.models.base.new_id
+
+
 def application_subject(s: Session, row: ProcessInstance) -> Subject | None:
     """The application a process instance runs for (its business key, in its tenant), if any."""
-    if not row.business_key:
-        return None
-    number = s.scalar(select(Application.number).where(Application.id == row.business_key,
-                                                       Application.tenant_id == row.tenant_id))
+    if not row.business_key or not _ID.fullmatch(row.business_key):
+        return None  # application ids are UUIDs: no query for other business keys
+    cache, key = immutable(s), ("application number", row.tenant_id, row.business_key)  # a number never changes
+    number = cache.get(key)
     if number is None:
-        return None
+        number = s.scalar(select(Application.number).where(Application.id == row.business_key,
+                                                           Application.tenant_id == row.tenant_id))
+        if number is None:
+            return None
+        cache[key] = number
     return Subject(tag=number, label=f"Application {number}",
                    link={"application_id": row.business_key, "number": number})

@@ -31,11 +31,12 @@ from engine.domains.applications.status import MARKABLE, QUOTA_TRANSITIONS, Acto
 from engine.domains.orders import service as orders
 from engine.errors import Conflict
 from engine.models import Organization, Role, User, UserRole
-from engine.ports import Port, bound_ports, instance_scope
+from engine.ports import LOCKED_ROWS, Port, bound_ports, instance_scope
 from engine.tenancy import quotas
 from tasks.ports import QuotaShort, Refused
 
 ITEM_FIELDS = orders.ITEM_FIELDS
+_ITEMS = "aicmp_application_items"  # key of a port session's info
 _strict: ContextVar[bool] = ContextVar("aicmp_strict_submission", default=False)
 
 
@@ -72,7 +73,12 @@ def refuse_short_submissions(_s: Session, _loaded: Any) -> None:
 
 
 def _application(s: Session, application_id: Any, *, change: bool) -> Application:
-    """The application ``application_id`` as the calling instance may reach it (locked to change it)."""
+    """The application ``application_id`` as the calling instance may reach it (locked to change it).
+
+    ``s`` is the transaction's shared port session: the first call that changes the application
+    locks and reloads it, later calls of the same transaction find it in the identity map (no
+    other writer can change a locked row, and the step's own changes go through this session).
+    """
     scope = instance_scope()
     unknown = Refused("UNKNOWN_APPLICATION", f"no application {application_id!r}")
     if not isinstance(application_id, str) or not application_id or application_id != scope.business_key:
@@ -80,10 +86,18 @@ def _application(s: Session, application_id: Any, *, change: bool) -> Applicatio
     if change and not scope.internal:
         raise Refused("NOT_PERMITTED", f"process {scope.process_key!r} may not change applications: only the "
                                        "platform's application processes do")
-    q = select(Application).where(Application.id == application_id, Application.tenant_id == scope.tenant_id)
-    if change:
-        q = q.with_for_update()
-    row = s.scalars(q.execution_options(populate_existing=True)).first()
+    locked: dict[Any, Any] = s.info.setdefault(LOCKED_ROWS, {})  # strong references: the map is weak
+    row = locked.get(("application", application_id))
+    if row is None and (change or scope.internal):  # the platform's own process changes it soon: lock at once
+        row = s.scalars(select(Application).where(Application.id == application_id,
+                                                  Application.tenant_id == scope.tenant_id)
+                        .with_for_update().execution_options(populate_existing=True)).first()
+        if row is not None:
+            locked[("application", application_id)] = row
+    elif row is None:
+        row = s.get(Application, application_id)
+        if row is not None and row.tenant_id != scope.tenant_id:
+            row = None
     if row is None or (not scope.internal and row.applicant != scope.initiator):
         raise unknown
     return row
@@ -95,20 +109,28 @@ def item_dicts(s: Session, application_id: str) -> list[dict[str, Any]]:
     return [{f: getattr(r, f) for f in ITEM_FIELDS} for r in rows]
 
 
+def _items_once(s: Session, application_id: str) -> list[dict[str, Any]]:
+    """``item_dicts``, read once per port session: no port changes an application's items."""
+    cache: dict[str, list[dict[str, Any]]] = s.info.setdefault(_ITEMS, {})
+    if application_id not in cache:
+        cache[application_id] = item_dicts(s, application_id)
+    return [dict(item) for item in cache[application_id]]
+
+
 def facts(s: Session, app: Application) -> dict[str, Any]:
     return {"id": app.id, "number": app.number, "title": app.title, "tenant_id": app.tenant_id,
             "organization_id": app.organization_id, "business_system_id": app.business_system_id,
             "applicant": app.applicant, "status": app.status, "approvals": app.approvals,
-            "submissions": app.submissions, "items": item_dicts(s, app.id)}
+            "submissions": app.submissions, "items": _items_once(s, app.id)}
 
 
 class Applications(Port):
     def get(self, application_id: str) -> dict[str, Any]:
-        with self._ports.session() as s:
+        with self._ports.reading() as s:
             return facts(s, _application(s, application_id, change=False))
 
     def approvers(self, application_id: str, role: str) -> list[str]:
-        with self._ports.session() as s:
+        with self._ports.reading() as s:
             app = _application(s, application_id, change=False)
             org = s.get(Organization, app.organization_id)
             chain = [i for i in (org.path if org is not None else "").split("/") if i]
@@ -213,10 +235,12 @@ class Orders(Port):
     def create(self, application_id: str, lines: list[dict[str, Any]]) -> dict[str, Any]:
         with self._ports.session() as s:
             app = _application(s, application_id, change=True)
-            if orders.for_application(s, app.id) is None:  # approved -> ordered, its quota held
-                try:
-                    take(app, Actor.ORDERS, to="ordered")
-                except NotAllowed as exc:
-                    raise Refused(exc.reason, exc.message) from exc
-            order, created = orders.create_for_application(s, app, lines)
-            return {"order_id": order.id, "number": order.number, "created": created}
+            order = orders.for_application(s, app.id)
+            if order is not None:
+                return {"order_id": order.id, "number": order.number, "created": False}
+            try:  # approved -> ordered, its quota held
+                take(app, Actor.ORDERS, to="ordered")
+            except NotAllowed as exc:
+                raise Refused(exc.reason, exc.message) from exc
+            order = orders.create_order(s, app, lines)
+            return {"order_id": order.id, "number": order.number, "created": True}

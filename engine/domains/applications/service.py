@@ -113,32 +113,40 @@ def _history(s: Session, instance_ids: list[str]) -> list[dict[str, Any]]:
 
 
 def current_tasks(s: Session, instance_ids: list[str]) -> list[dict[str, Any]]:
+    """The open user tasks of the instances with their candidates: one statement."""
     if not instance_ids:
         return []
-    rows = s.scalars(select(HumanTask).where(HumanTask.instance_id.in_(instance_ids))
-                     .order_by(HumanTask.created_at, HumanTask.id)).all()
-    cands: dict[str, list[str]] = {r.id: [] for r in rows}
-    if rows:
-        for task_id, kind, value in s.execute(select(HumanTaskCandidate.task_id, HumanTaskCandidate.kind,
-                                                     HumanTaskCandidate.value)
-                                              .where(HumanTaskCandidate.task_id.in_(list(cands)))
-                                              .order_by(HumanTaskCandidate.kind, HumanTaskCandidate.value)):
-            cands[task_id].append(f"{kind}:{value}")
+    c = HumanTaskCandidate
+    rows = s.execute(select(HumanTask, c.kind, c.value).outerjoin(c, c.task_id == HumanTask.id)
+                     .where(HumanTask.instance_id.in_(instance_ids))
+                     .order_by(HumanTask.created_at, HumanTask.id, c.kind, c.value)).all()
+    tasks: dict[str, HumanTask] = {}
+    cands: dict[str, list[str]] = {}
+    for task, kind, value in rows:
+        tasks.setdefault(task.id, task)
+        found = cands.setdefault(task.id, [])
+        if kind is not None:
+            found.append(f"{kind}:{value}")
     return [{"id": r.id, "instance_id": r.instance_id, "process_key": r.process_key, "task_spec": r.task_spec,
              "task_name": r.task_name, "lane": r.lane, "assignee": r.assignee, "candidates": cands[r.id],
-             "created_at": r.created_at, "due_at": r.due_at} for r in rows]
+             "created_at": r.created_at, "due_at": r.due_at} for r in tasks.values()]
 
 
-def _detail(s: Session, app: Application) -> dict[str, Any]:
+# What other domains add to the detail ``get(..., extras=True)`` answers (billing: the quote):
+# f(session, application, items) -> fields
+DETAIL_HOOKS: list[Any] = []
+
+
+def _detail(s: Session, app: Application, *, hooks: bool = False) -> dict[str, Any]:
     items = item_dicts(s, app.id)
+    extra = {k: v for hook in (DETAIL_HOOKS if hooks else ()) for k, v in hook(s, app, items).items()}
     instances = instances_of(s, app)
     ids = [i.id for i in instances]
-    order = orders.for_application(s, app.id)
     return {**summary(app), "items": items, "totals": totals(items), "attachments": _attachments(s, app.id),
             "instances": [{"id": i.id, "process_key": i.process_key, "status": i.status, "created_at": i.created_at,
                            "ended_at": i.ended_at} for i in instances],
             "history": _history(s, ids), "current_tasks": current_tasks(s, ids),
-            "order": orders.describe(s, order) if order is not None else None}
+            "order": orders.describe_for_application(s, app.id), **extra}
 
 
 # -- loading ----------------------------------------------------------------------------------------
@@ -169,10 +177,11 @@ def acting_on(s: Session, engine: Engine, principal: Principal, application_id: 
     raise PermissionDenied(f"only the applicant may do this to application {app.number}")
 
 
-def get(engine: Engine, principal: Principal, application_id: str) -> dict[str, Any]:
-    """The application, its items and attachments, its process history, current tasks and order."""
+def get(engine: Engine, principal: Principal, application_id: str, *, extras: bool = False) -> dict[str, Any]:
+    """The application, its items and attachments, its process history, current tasks and order;
+    ``extras``: with what other domains add (``DETAIL_HOOKS``: the quote), for the detail view."""
     with engine.db.read() as s:
-        return _detail(s, load(s, engine, principal, application_id))
+        return _detail(s, load(s, engine, principal, application_id), hooks=extras)
 
 
 # -- lists --------------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from connectors import vector
 from engine import audit, clock
 from engine.domains.orders.models import Order, OrderItem
+from engine.models.base import new_id
 
 if TYPE_CHECKING:
     from engine.domains.applications.models import Application
@@ -42,23 +43,41 @@ def create_for_application(s: Session, application: Application, lines: list[dic
     existing = for_application(s, application.id)
     if existing is not None:
         return existing, False
-    order = Order(tenant_id=application.tenant_id, number=new_number(s, Order, application.tenant_id, "OR"),
-                  application_id=application.id,
+    return create_order(s, application, lines), True
+
+
+def create_order(s: Session, application: Application, lines: list[dict[str, Any]]) -> Order:
+    """A new order for ``application`` (which has none) with ``lines``; written when the session
+    flushes (ids are assigned here, so nothing needs flushing before)."""
+    order = Order(id=new_id(), tenant_id=application.tenant_id,
+                  number=new_number(s, Order, application.tenant_id, "OR"), application_id=application.id,
                   organization_id=application.organization_id, business_system_id=application.business_system_id,
                   applicant=application.applicant, status="created")
     s.add(order)
-    s.flush()
     s.add_all(OrderItem(order_id=order.id, tenant_id=order.tenant_id, position=i,
                         **{f: line[f] for f in ITEM_FIELDS}) for i, line in enumerate(lines))
-    s.flush()
     audit.record(s, action="order.create", actor=None, tenant_id=order.tenant_id, target_type="order",
                  target_id=order.id, detail={"number": order.number, "application": application.number,
                                              "lines": len(lines)})
-    return order, True
+    return order
+
+
+def describe_for_application(s: Session, application_id: str) -> dict[str, Any] | None:
+    """``describe`` of the application's order (None without one): one statement, the order joined
+    with its items."""
+    rows = s.execute(select(Order, OrderItem).outerjoin(OrderItem, OrderItem.order_id == Order.id)
+                     .where(Order.application_id == application_id).order_by(OrderItem.position)).all()
+    if not rows:
+        return None
+    return _described(rows[0][0], [item for _o, item in rows if item is not None])
 
 
 def describe(s: Session, order: Order) -> dict[str, Any]:
     items = s.scalars(select(OrderItem).where(OrderItem.order_id == order.id).order_by(OrderItem.position)).all()
+    return _described(order, list(items))
+
+
+def _described(order: Order, items: list[OrderItem]) -> dict[str, Any]:
     return {"id": order.id, "number": order.number, "status": order.status, "application_id": order.application_id,
             "organization_id": order.organization_id, "business_system_id": order.business_system_id,
             "applicant": order.applicant, "created_at": order.created_at,

@@ -1,0 +1,97 @@
+"""A port call is a unit of work inside the step's transaction: what it changes is written when it
+returns; a call that fails leaves nothing behind, whether it failed before writing (no SAVEPOINT
+was needed) or after (rolled back to the SAVEPOINT its first write opened); a write that fails
+with nothing to roll back to poisons the transaction, which then refuses to save."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select, update
+
+from engine import audit, clock
+from engine.core import Engine
+from engine.models import AuditEntry, Tenant
+from engine.ports import bound_ports
+from tests.sql_budget import SqlCounter
+
+
+class Boom(Exception):
+    pass
+
+
+def _count(engine: Engine, model) -> int:
+    with engine.db.read() as s:
+        return s.scalar(select(func.count()).select_from(model))
+
+
+def _tenant(engine: Engine) -> Tenant:
+    with engine.db.read() as s:
+        return s.scalars(select(Tenant).order_by(Tenant.code)).first()
+
+
+def test_a_call_that_succeeds_writes_its_changes_and_its_audit_without_a_savepoint(engine: Engine) -> None:
+    tenant = _tenant(engine)
+    before = _count(engine, AuditEntry)
+    counter = SqlCounter(engine.db.engine)
+    with counter.block() as tally, engine.db.write() as s:
+        s.connection()
+        ports = bound_ports()
+        with ports.session() as ps:
+            row = ps.get(Tenant, tenant.id)
+            row.description = "changed in a port call"
+            audit.record(ps, action="tenant.update", actor="t", tenant_id=tenant.id)
+            assert ps.info["aicmp_deferred_inserts"]  # the audit row waits for the call's end
+    assert not any("SAVEPOINT" in st for st in tally.statements)
+    assert _count(engine, AuditEntry) == before + 1
+    assert _tenant(engine).description == "changed in a port call"
+    with engine.db.read() as s:
+        assert audit.verify(s).ok
+
+
+def test_a_call_that_fails_before_writing_leaves_nothing(engine: Engine) -> None:
+    tenant = _tenant(engine)
+    before = _count(engine, AuditEntry)
+    with engine.db.write() as s:
+        s.connection()
+        ports = bound_ports()
+        with pytest.raises(Boom), ports.session() as ps:
+            ps.get(Tenant, tenant.id).description = "never"
+            audit.record(ps, action="tenant.update", actor="t", tenant_id=tenant.id)
+            raise Boom
+        with ports.session() as ps:  # the transaction goes on; the next call chains its audit correctly
+            audit.record(ps, action="tenant.read", actor="t", tenant_id=tenant.id)
+    assert _tenant(engine).description != "never"
+    assert _count(engine, AuditEntry) == before + 1
+    with engine.db.read() as s:
+        assert audit.verify(s).ok
+
+
+def test_a_call_that_fails_after_writing_rolls_back_to_its_savepoint(engine: Engine) -> None:
+    tenant = _tenant(engine)
+    with engine.db.write() as s:
+        s.connection()
+        ports = bound_ports()
+        with pytest.raises(Boom), ports.session() as ps:
+            ps.execute(update(Tenant).where(Tenant.id == tenant.id).values(description="written, then undone"))
+            ps.flush()
+            raise Boom
+        with ports.session() as ps:
+            ps.get(Tenant, tenant.id).name = "kept"
+    assert _tenant(engine).description != "written, then undone"
+    assert _tenant(engine).name == "kept"
+
+
+def test_a_write_failing_with_no_savepoint_fails_the_whole_step(engine: Engine) -> None:
+    tenant = _tenant(engine)
+    entries = _count(engine, AuditEntry)
+    with pytest.raises(Exception), engine.db.write() as s:  # noqa: B017 - the database's own error
+        audit.record(s, action="step.before", actor="t", tenant_id=tenant.id)
+        s.flush()
+        ports = bound_ports()
+        try:
+            with ports.session() as ps:  # a duplicate primary key: the flush at the call's end fails
+                ps.add(Tenant(id=tenant.id, code=tenant.code, name="duplicate", created_at=clock.now()))
+        except Exception:  # noqa: BLE001 - an operator would turn it into an incident and go on
+            pass
+        audit.record(s, action="step.after", actor="t", tenant_id=tenant.id)
+    assert _count(engine, AuditEntry) == entries  # nothing of the step was committed
