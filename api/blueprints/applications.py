@@ -133,6 +133,12 @@ class ApplicationSchema(Schema):
 
 
 class ApplicationDetailSchema(ApplicationSchema):
+    order_pricing = fields.List(fields.Dict(), metadata={
+        "description": "which price plan priced each line of the order when it was placed (order_item_id, "
+                       "plan_code, plan_version, chosen: why that plan); empty before the order"})
+    quote = fields.Dict(allow_none=True, metadata={
+        "description": "what the items cost for the next 30 days (POST /api/v1/quotes); null when a spec has no "
+                       "plan. Only in the answer to GET /applications/{id}"})
     items = fields.List(fields.Nested(ApplicationItemSchema))
     totals = fields.Nested(ApplicationTotalsSchema)
     attachments = fields.List(fields.Nested(AttachmentSchema))
@@ -253,8 +259,9 @@ class ApplicationItem(MethodView):
     @requires(READ)
     @blp.response(200, ApplicationDetailSchema)
     def get(self, application_id: str) -> Any:
-        """An application: items, totals, attachments, its process history, current tasks and its order."""
-        return applications.get(engine(), current_principal(), application_id)
+        """An application: items, totals, attachments, its process history, current tasks, its order and its
+        quote for the next 30 days."""
+        return applications.get(engine(), current_principal(), application_id, extras=True)
 
     @requires(CREATE)
     @blp.arguments(ApplicationPatchSchema)
