@@ -106,6 +106,10 @@ class Settings:
     refresh_token_days: int = field(default_factory=lambda: _int("AICMP_REFRESH_TOKEN_DAYS", 7))
     # the peers whose X-Forwarded-For is believed (api.security.client_ip); empty: none, the peer is the client
     trusted_proxies: tuple[Network, ...] = field(default_factory=lambda: _networks("AICMP_TRUSTED_PROXIES"))
+    # networks a tenant's cloud account endpoint may resolve into besides public addresses
+    # (engine.domains.resources.endpoints): none by default
+    tenant_endpoint_networks: tuple[Network, ...] = field(
+        default_factory=lambda: _networks("AICMP_TENANT_ENDPOINT_NETWORKS"))
     # the application flow: how long an approval step may take before it escalates (ISO 8601)
     approval_timeout: str = field(default_factory=lambda: os.environ.get("AICMP_APPROVAL_TIMEOUT") or "PT24H")
     max_attachment_bytes: int = field(default_factory=lambda: _int("AICMP_MAX_ATTACHMENT_BYTES", 10 * 1024 * 1024))
@@ -114,6 +118,9 @@ class Settings:
     audit_key: str = field(default_factory=lambda: os.environ.get("AICMP_AUDIT_KEY", ""), repr=False)
     audit_retired_keys: tuple[str, ...] = field(default_factory=lambda: _names("AICMP_AUDIT_RETIRED_KEYS"),
                                                 repr=False)
+    # cloud account credentials' encryption key (engine.domains.resources.secrets); embedded default:
+    # generated into var/credentials-key, elsewhere required
+    credentials_key: str = field(default_factory=lambda: os.environ.get("AICMP_CREDENTIALS_KEY", ""), repr=False)
 
     def __post_init__(self) -> None:
         if not self.database_url:

@@ -14,6 +14,12 @@ attempt and task state under the instance lock and a result lands exactly once. 
 still be called twice for one attempt (its worker died after the call), so operators must be safe
 to repeat.
 
+An operator runs for its instance as a step's operator does: with the instance's scope
+(``running_for``) and, when the engine gave ``Jobs`` its port registry, the platform ports. Those
+are ``engine.ports.StandalonePorts``: the job holds no transaction while the operator waits on a
+cloud, so each port call is its own short transaction, committed when the call returns (one more
+reason an operator must be safe to repeat).
+
 ``next_attempt_at`` is when the recovery sweep may send a queued job again: set to now when it is
 sent, to now + a lease while a runner holds it, to the retry time after a failure. A runner claims
 the job by moving it forward, so two copies of one message never run the operator side by side,
@@ -43,9 +49,12 @@ from engine.db import Database
 from engine.errors import Conflict
 from engine.models import Incident, Job, ProcessInstance
 from engine.models.base import new_id
+from engine.ports import PortRegistry, StandalonePorts
 from engine.runtime.instances import Loaded, Runtime
-from engine.runtime.services import IncidentNote, OperatorFailure, to_json_value
+from engine.runtime.services import IncidentNote, InstanceScope, OperatorFailure, running_for, to_json_value
 from engine.runtime.steps import advance
+from tasks import ports as task_ports
+from tasks.ports import Refused
 from tasks.registry import OperatorError, OperatorRegistry
 
 log = logging.getLogger("aicmp.jobs")
@@ -139,6 +148,8 @@ def call_operator(operators: OperatorRegistry, name: str, params: dict[str, Any]
         value = to_json_value(op(**params))
     except OperatorError as exc:
         return Outcome("operator-error", code=exc.code, message=exc.message, details=exc.details)
+    except Refused as exc:  # a port's refusal is the BPMN error its code names, as in a step
+        return Outcome("operator-error", code=exc.code, message=exc.message)
     except Exception as exc:  # noqa: BLE001 - an operator bug becomes an incident, not a crash
         return Outcome("exception", message=f"{type(exc).__name__}: {exc}")
     return Outcome("result", value=value)
@@ -173,11 +184,15 @@ class _JobView:
     max_attempts: int
     backoff_base_s: int
     result: dict[str, Any] | None
+    process_key: str  # the instance's, for its scope (Runtime._host builds it from the same row)
+    initiator: str | None
+    business_key: str | None
 
     @classmethod
-    def of(cls, row: Job) -> _JobView:
+    def of(cls, row: Job, instance: ProcessInstance) -> _JobView:
         return cls(row.id, row.instance_id, row.tenant_id, row.task_guid, row.operator, row.params or {},
-                   row.status, row.attempt, row.max_attempts, row.backoff_base_s, row.result)
+                   row.status, row.attempt, row.max_attempts, row.backoff_base_s, row.result,
+                   instance.process_key, instance.initiator, instance.business_key)
 
     @property
     def pending(self) -> Outcome | None:
@@ -192,10 +207,12 @@ class _JobView:
 class Jobs:
     """Job rows, dispatch and result application for one engine (database + runtime + operators)."""
 
-    def __init__(self, db: Database, runtime: Runtime, operators: OperatorRegistry) -> None:
+    def __init__(self, db: Database, runtime: Runtime, operators: OperatorRegistry,
+                 ports: PortRegistry | None = None) -> None:
         self.db = db
         self.runtime = runtime
         self.operators = operators
+        self.ports = ports  # the engine's port factories; None: operators run without platform ports
         self.sender: Sender | None = None  # set by engine.worker.celery_app.attach
         self.app: Any = None  # the Celery app (a worker runs it)
         self._eager = threading.local()  # eager jobs this thread still has to run, in order
@@ -341,13 +358,26 @@ class Jobs:
             return "ignored"
         if redelivered:
             log.info("job %s attempt %s: redelivered by the broker (its worker died?); taking it over", job_id, attempt)
-        outcome = job.pending or call_operator(self.operators, job.operator, decode(job.params))
+        outcome = job.pending or self._call(job)
         return self.apply(job_id, attempt, outcome)
+
+    def _call(self, job: _JobView) -> Outcome:
+        """Call the operator for its instance, as a step would: with the instance's scope and the
+        platform ports, here standalone (each port call its own transaction; none is held now)."""
+        scope = InstanceScope(job.tenant_id, job.process_key, job.initiator, job.business_key,
+                              internal=job.process_key in self.runtime.internal_keys)
+        params = decode(job.params)
+        with running_for(scope):
+            if self.ports is None:
+                return call_operator(self.operators, job.operator, params)
+            with task_ports.bound(StandalonePorts(self.ports, self.db)):
+                return call_operator(self.operators, job.operator, params)
 
     def _read(self, job_id: str) -> _JobView | None:
         with self.db.read() as s:
-            row = s.get(Job, job_id)
-            return _JobView.of(row) if row is not None else None
+            found = s.execute(select(Job, ProcessInstance).join(ProcessInstance, ProcessInstance.id == Job.instance_id)
+                              .where(Job.id == job_id)).first()
+            return _JobView.of(*found) if found is not None else None
 
     def _claim(self, job_id: str, attempt: int, lease_s: float, *, force: bool) -> bool:
         now = clock.now()

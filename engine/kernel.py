@@ -34,6 +34,7 @@ class Kernel:
                                  known_operators=operators.names)
         self.runtime = Runtime(self.db, operators=operators, async_enabled=True)
         self.ports = PortRegistry()  # port factories by name, filled by what is installed
+        self.periodic: list = []  # engine.periodic.Periodic entries what is installed adds to periodic_work
 
     def close(self) -> None:
         self.db.dispose()

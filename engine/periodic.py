@@ -53,6 +53,7 @@ def periodic_work(engine: Engine) -> list[Periodic]:
         Periodic("timers", TIMER_INTERVAL_S, lambda: drain_due_timers(engine, worker_id())),
         Periodic("expire-records", EXPIRE_INTERVAL_S, lambda: expire_records(engine)),
         Periodic("audit-checkpoint", AUDIT_CHECKPOINT_INTERVAL_S, lambda: audit.checkpoint(engine.db)),
+        *engine.periodic,  # what the installed domains added (their install registers them)
     ]
 
 

@@ -88,7 +88,7 @@ def attach(jobs: Jobs, settings: Settings) -> Celery:
 def install(engine: Kernel) -> Jobs:
     """Give ``engine`` its job service: the save hook, and a Celery app that sends and runs jobs."""
     import_operator_modules(engine.settings.operator_modules)
-    jobs = Jobs(engine.db, engine.runtime, engine.operators)
+    jobs = Jobs(engine.db, engine.runtime, engine.operators, engine.ports)  # operators reach the ports
     attach(jobs, engine.settings)
     engine.runtime.save_hooks.append(jobs.save_hook)
     return jobs
