@@ -1,0 +1,56 @@
+"""The ``placement`` port: how the ``placement/*`` operators reach the solver (``tasks.ports``).
+
+The solver is pure computation and reads no rows; ``pools`` reads the resource pools the calling
+instance's tenant may be placed on (never another tenant's: ``instance_scope().tenant_id``). Every
+method serves only the service tasks of a process instance (``instance_scope``), like every port.
+A bad instance is refused with ``INVALID_INSTANCE`` (the message names the first field), which
+the operator turns into the BPMN error of that code.
+
+The solve runs inside the step's transaction (operators that use ports run inline), so its time
+limit is what bounds how long that step holds its instance: the operator's default is
+``solve.DEFAULT_TIME_LIMIT_S`` for all plans together.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from engine.domains.placement import service
+from engine.domains.placement.instance import InstanceError
+from engine.domains.placement.pools import instance_pool
+from engine.ports import Port, instance_scope
+from tasks.ports import Refused
+
+
+def _refused(exc: InstanceError) -> Refused:
+    return Refused("INVALID_INSTANCE", str(exc))
+
+
+class Placement(Port):
+    def pools(self) -> list[dict[str, Any]]:
+        """The pools the calling instance's tenant may be placed on (its own accounts' and the
+        platform's; healthy, enabled, present), as instance pools."""
+        from engine.domains.resources.service import pool_capacities
+
+        scope = instance_scope()
+        with self._ports.session() as s:
+            return [instance_pool(cap) for cap in pool_capacities(s, scope.tenant_id)]
+
+    def plans(self, instance: Mapping[str, Any], objectives: Sequence[str] | None = None,
+              weights: Mapping[str, Any] | None = None, time_limit_s: float | None = None) -> dict[str, Any]:
+        instance_scope()
+        try:
+            return service.plans(instance, wanted=objectives, weights_data=weights, time_limit_s=time_limit_s)
+        except InstanceError as exc:
+            raise _refused(exc) from exc
+
+    def what_if(self, instance: Mapping[str, Any], objective: str, drain: Sequence[str] = (),
+                capacity: Mapping[str, Any] | None = None, weights: Mapping[str, Any] | None = None,
+                time_limit_s: float | None = None) -> dict[str, Any]:
+        instance_scope()
+        try:
+            return service.what_if(instance, objective=objective, drain=drain, capacity=capacity,
+                                   weights_data=weights, time_limit_s=time_limit_s)
+        except InstanceError as exc:
+            raise _refused(exc) from exc
