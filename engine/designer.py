@@ -10,6 +10,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from engine.errors import NotFound
+from engine.models import BpmnFile, DeploymentFile, ProcessDefinition
+from engine.registry import resolve
 from engine.simulate import MAX_STEPS, SimulationResult, simulate
 from engine.spiff.xmlcheck import BPMN_NS, DMN_NAMESPACES, SPIFF_NS, Finding, XmlRejected, parse_xml
 from engine.validation import Validation, validate_files
@@ -119,6 +125,17 @@ def check(path: Path, *, max_bytes: int, known_operators: Any = None) -> FileChe
     return FileCheck(path, validation, list(validation.errors))
 
 
+def check_upload(registry: Any, files: dict[str, bytes]) -> Validation:
+    """What deploying ``files`` through ``registry`` (an ``engine.registry.Registry``) would find,
+    storing nothing: its validation, with deploy's own refusal of a set without an executable
+    process as one more error."""
+    validation = registry.validate(files)
+    if validation.ok and not validation.processes:
+        where = ", ".join(sorted(files))
+        validation.errors.append(Finding(where, None, None, "the deployment holds no executable process"))
+    return validation
+
+
 def simulate_file(path: Path, *, max_bytes: int, process_id: str | None = None,
                   data: dict[str, Any] | None = None, task_data: dict[str, dict] | None = None,
                   stubs: dict[str, Any] | None = None,
@@ -128,25 +145,60 @@ def simulate_file(path: Path, *, max_bytes: int, process_id: str | None = None,
     report = FileCheck(path, validation, list(validation.errors))
     if not report.ok:
         return report, None
+    problems, result = simulate_validated(validation, path.name, process_id=process_id, data=data,
+                                          task_data=task_data, stubs=stubs, max_steps=max_steps)
+    if result is None:
+        report.errors.extend(problems)
+        report.unknown_process = process_id is not None
+    return report, result
+
+
+def simulate_validated(validation: Validation, filename: str | None, *, process_id: str | None = None,
+                       data: dict[str, Any] | None = None, task_data: dict[str, dict] | None = None,
+                       stubs: dict[str, Any] | None = None,
+                       max_steps: int = MAX_STEPS) -> tuple[list[Finding], SimulationResult | None]:
+    """Simulate a file set that validated without errors: ``process_id``, or else the first process
+    of ``filename`` (any file when None) that no process of that file calls. Returns the reasons it
+    could not start (no such process) or the simulation's result."""
     by_key = {p.key: p for p in validation.processes}
-    own = [p for p in validation.processes if p.file == path.name]
+    own = [p for p in validation.processes if filename is None or p.file == filename]
+    where = filename or ", ".join(sorted(validation.files))
     if process_id is not None:
         chosen = by_key.get(process_id)
         if chosen is None:
             known = ", ".join(sorted(by_key)) or "none"
-            report.errors.append(Finding(path.name, None, None,
-                                         f"no executable process {process_id!r} (there are: {known})"))
-            report.unknown_process = True
-            return report, None
+            return [Finding(where, None, None, f"no executable process {process_id!r} (there are: {known})")], None
     else:
         called = {k for p in own for k in p.called_keys}
         entry = [p for p in own if p.key not in called]
         if not entry:
-            report.errors.append(Finding(path.name, None, None, "no executable process to start"))
-            return report, None
+            return [Finding(where, None, None, "no executable process to start")], None
         chosen = entry[0]
-    return report, simulate(chosen, by_key, files=validation.files, data=data, task_data=task_data, stubs=stubs,
-                            max_steps=max_steps)
+    return [], simulate(chosen, by_key, files=validation.files, data=data, task_data=task_data, stubs=stubs,
+                        max_steps=max_steps)
 
 
-__all__ = ["FileCheck", "check", "file_set", "simulate_file"]
+def deployed_files(session: Session, definition: ProcessDefinition) -> dict[str, bytes]:
+    """The files of ``definition``'s deployment, plus (transitively) those of the deployments that
+    hold the processes it calls, as a new instance in ``definition``'s tenant would resolve them."""
+    files: dict[str, bytes] = {}
+    done: set[int] = set()
+    pending = [definition]
+    while pending:
+        row = pending.pop()
+        if row.deployment_id in done:
+            continue
+        done.add(row.deployment_id)
+        for name, content in session.execute(
+                select(DeploymentFile.filename, BpmnFile.content)
+                .join(BpmnFile, BpmnFile.sha256 == DeploymentFile.sha256)
+                .where(DeploymentFile.deployment_id == row.deployment_id)):
+            files.setdefault(name, content)
+        for key in row.called_keys or []:
+            try:
+                pending.append(resolve(session, key, definition.tenant_id))
+            except NotFound:
+                continue  # the simulation reports the call it cannot follow
+    return files
+
+__all__ = ["FileCheck", "check", "check_upload", "deployed_files", "file_set", "simulate_file", "simulate_validated"]

@@ -34,7 +34,9 @@ MAX_STEPS = 10_000  # tasks run (engine and user tasks) before a simulation is s
 class SimulationResult:
     process_id: str
     completed: bool = False
-    path: list[str] = field(default_factory=list)
+    path: list[str] = field(default_factory=list)  # names (ids where unnamed), in the order they completed
+    element_ids: list[str] = field(default_factory=list)  # the same steps' BPMN element ids
+    stopped_at: list[str] = field(default_factory=list)  # not completed: element ids of the unfinished tasks
     stubbed: list[str] = field(default_factory=list)
     problem: str | None = None
     data: dict[str, Any] = field(default_factory=dict)
@@ -165,6 +167,26 @@ def simulate(process: ParsedProcess, processes: dict[str, ParsedProcess], *,
             watch.record_path()
             result.problem = str(stop)
             return result
+        finally:
+            if not result.completed and not result.stopped_at:
+                result.stopped_at = _open_elements(wf)
+
+
+def _elements_of(task: Any) -> list[str]:
+    """The element id of a task about to run; for a task of no element of its own (the hidden parent
+    of a task with boundary events), those of its children."""
+    own = getattr(task.task_spec, "bpmn_id", None)
+    if own:
+        return [own]
+    ids = (getattr(c.task_spec, "bpmn_id", None) for c in task.children)
+    return list(dict.fromkeys(i for i in ids if i))
+
+
+def _open_elements(wf: BpmnWorkflow) -> list[str]:
+    """Element ids of the tasks a run that did not finish left waiting, ready, started or failed."""
+    open_states = TaskState.READY | TaskState.WAITING | TaskState.STARTED | TaskState.ERROR
+    ids = (getattr(t.task_spec, "bpmn_id", None) for t in wf.get_tasks(state=open_states))
+    return list(dict.fromkeys(i for i in ids if i))
 
 
 class _Stop(Exception):
@@ -192,16 +214,20 @@ class _Watch:
         self.max_depth = max(100, sys.getrecursionlimit() - 250)
 
     def record_path(self) -> None:
-        self.result.path.extend(_label(t) for t in _newly_completed(self.wf, self.seen))
+        done = _newly_completed(self.wf, self.seen)
+        self.result.path.extend(_label(t) for t in done)
+        self.result.element_ids.extend(t.task_spec.bpmn_id for t in done)
 
     def step(self, task: Any) -> None:
         self.done += 1
         if self.done > self.limit:
             self.record_path()
+            self.result.stopped_at = _elements_of(task)
             raise _Stop(f"no end after {self.limit} steps (the step limit): a loop? It kept visiting "
                         + _most_visited(self.result.path))
         if self._depth(task) > self.max_depth:
             self.record_path()
+            self.result.stopped_at = _elements_of(task)
             raise _Stop(f"no end after {self.done} steps (SpiffWorkflow cannot nest its task tree any deeper): "
                         "a loop? It kept visiting " + _most_visited(self.result.path))
 
