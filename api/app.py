@@ -12,7 +12,7 @@ from marshmallow import fields as ma_fields
 from marshmallow import validate
 from sqlalchemy import text
 
-from api import blueprints, docs, errors, headers, input_limits
+from api import blueprints, console, docs, errors, headers, input_limits
 from api.blueprints import auth
 from engine.config import Settings, generated_secret
 from engine.core import Engine, assemble
@@ -99,4 +99,5 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
 
     auth.install(app)  # flask-jwt-extended's failures in the one error shape
     blueprints.register(api)  # every route: api/blueprints.MODULES
+    console.install(app)  # the web console's built files at /console/ (api/console.py)
     return app

@@ -192,6 +192,43 @@ def cmd_worker(args: argparse.Namespace) -> int:
     return run_worker(concurrency=args.concurrency, queues=queues, pool=args.pool, loglevel=args.loglevel)
 
 
+def cmd_placement_solve(args: argparse.Namespace) -> int:
+    from engine.domains.placement import service, text
+    from engine.domains.placement.instance import InstanceError
+
+    data = _json_arg(_input_file(args.instance).read_text(encoding="utf-8"), args.instance)
+    weights = _json_arg(args.weights, "--weights") if args.weights else None
+    capacity = _pairs(args.capacity, "--capacity")  # pool id -> what it has left
+    try:
+        if args.drain or capacity:
+            result = service.what_if(data, objective=args.objective or "cost", drain=args.drain, capacity=capacity,
+                                     weights_data=weights, time_limit_s=args.time_limit, solver=args.solver)
+            print(json.dumps(result, indent=2) if args.json else text.what_if(result))
+            return 0
+        wanted = [args.objective, *(o for o in ("cost", "performance", "balance") if o != args.objective)] \
+            if args.objective else None
+        result = service.plans(data, wanted=wanted, weights_data=weights, time_limit_s=args.time_limit,
+                               solver=args.solver)
+    except InstanceError as exc:
+        raise UserError("; ".join(f"{e['field'] or 'instance'}: {e['message']}" for e in exc.errors[:5])) from exc
+    if args.objective:
+        result = {"plans": result["plans"][:1]}
+    print(json.dumps(result["plans"][0] if args.objective else result, indent=2) if args.json else text.plans(result))
+    return 0
+
+
+def cmd_usage_consume(args: argparse.Namespace) -> int:
+    from engine.core import assemble
+    from engine.domains.billing.consumer import UsageConsumer
+
+    engine = assemble()
+    if not engine.settings.broker_url:
+        print("aicmp: AICMP_BROKER_URL is not set", file=sys.stderr)
+        return 2
+    UsageConsumer(engine, engine.settings.broker_url, queue=args.queue).run()
+    return 0
+
+
 MAX_STEPS = 10_000  # engine.simulate.MAX_STEPS (not imported here: it pulls in SpiffWorkflow)
 DEBUG_HELP = "show the traceback of an unexpected error"
 
@@ -262,6 +299,31 @@ def build_parser() -> argparse.ArgumentParser:
                     help="how jobs run: child processes (default), threads, or one at a time in-process")
     wk.add_argument("--loglevel", default="INFO")
     wk.set_defaults(func=cmd_worker)
+
+    pl = sub.add_parser("placement", help="placement plans").add_subparsers(dest="placement_command", required=True)
+    pls = pl.add_parser("solve", help="cost-, performance- and balance-first plans for an instance (requests and "
+                                      "pools, JSON), explained")
+    pls.add_argument("instance", metavar="INSTANCE.json")
+    pls.add_argument("--objective", choices=["cost", "performance", "balance", "custom"],
+                     help="print this plan only (the others are still solved for its runner-up); default: "
+                          "all three, and custom when --weights is given")
+    pls.add_argument("--weights", metavar="JSON", help='custom weights, e.g. {"cost": 2, "performance": 1, '
+                                                       '"balance": 1}')
+    pls.add_argument("--time-limit", type=float, default=None, metavar="S",
+                     help="seconds for all plans together (default 10)")
+    pls.add_argument("--solver", choices=["auto", "highs", "cbc"], default="auto",
+                     help="auto: HiGHS, CBC when HiGHS is missing or fails")
+    pls.add_argument("--drain", action="append", default=[], metavar="POOL",
+                     help="what-if: POOL takes nothing new; repeatable")
+    pls.add_argument("--capacity", action="append", default=[], metavar="POOL=JSON",
+                     help='what-if: what POOL has left, e.g. gpu-a=\'{"gpu": {"H100": 10}}\'; repeatable')
+    pls.add_argument("--json", action="store_true", help="machine-readable output")
+    pls.set_defaults(func=cmd_placement_solve)
+
+    use = sub.add_parser("usage", help="metering").add_subparsers(dest="usage_command", required=True)
+    con = use.add_parser("consume", help="store usage events from AICMP_BROKER_URL's durable queue (CloudEvents)")
+    con.add_argument("--queue", default="aicmp.usage")
+    con.set_defaults(func=cmd_usage_consume)
     return parser
 
 

@@ -10,9 +10,10 @@ Limits:
 - nesting: at most ``MAX_JSON_DEPTH`` arrays/objects deep (the stdlib parser recurses in C and
   fails with RecursionError around 1,000);
 - integers: at most ``MAX_INT_DIGITS`` digits (Python refuses to parse more than 4,300, and
-  converting big ones costs quadratic time); other numbers: at most ``MAX_NUMBER_CHARS``
-  characters as written, and finite (``1e999`` is not a float; ``NaN`` and ``Infinity`` are not
-  JSON at all). Numbers keep the stdlib types: ints stay ``int``, the rest ``float``; a money
+  converting big ones costs quadratic time) and within a signed 64-bit range (``MAX_INT``: what a
+  database column holds, so an oversized count is a 422, not a driver overflow); other numbers: at
+  most ``MAX_NUMBER_CHARS`` characters as written, and finite (``1e999`` is not a float; ``NaN``
+  and ``Infinity`` are not JSON at all). Numbers keep the stdlib types: ints stay ``int``, the rest ``float``; a money
   field (``fields.Decimal``) converts from the string, exact, or from the number's shortest
   repr, as before;
 - text: no U+0000 (PostgreSQL text cannot hold it) and no lone UTF-16 surrogate such as
@@ -38,6 +39,7 @@ from engine.errors import EngineError, InvalidInput
 
 MAX_JSON_DEPTH = 64
 MAX_INT_DIGITS = 100
+MAX_INT = 2**63 - 1  # what every database integer column holds; no field of the API needs more
 MAX_NUMBER_CHARS = 100
 MAX_REPORTED = 10  # problems listed in one error body
 
@@ -146,7 +148,11 @@ def loads(data: bytes | str) -> Any:
         if len(literal) - literal.startswith("-") > MAX_INT_DIGITS:
             refused = True
             return _Refused(f"integer has more than {MAX_INT_DIGITS} digits")
-        return int(literal)
+        number = int(literal)
+        if not -MAX_INT <= number <= MAX_INT:
+            refused = True
+            return _Refused(f"integer {literal} is out of range (a signed 64-bit integer at most)")
+        return number
 
     def parse_float(literal: str) -> Any:
         nonlocal refused

@@ -30,8 +30,9 @@ class _Gunicorn(BaseApplication):
 
 
 def prepare() -> tuple[Engine, bool]:
-    """Migrate, seed when the database holds no tenant yet (a fresh embedded install), and make
-    every file under var/ private (attachments from before files were kept private).
+    """Migrate, seed when the database holds no tenant yet (a fresh embedded install), else bring
+    the built-in roles and product processes up to this version, and make every file under var/
+    private (attachments from before files were kept private).
     Returns the engine (closed) and whether the demo password was generated (and printed) now."""
     engine = assemble()
     private_files.tighten_tree(engine.settings.var_dir, deep=True)
@@ -45,6 +46,12 @@ def prepare() -> tuple[Engine, bool]:
         generated = bool(report.generated_password and report.users_created)
         print(f"seeded demo data: tenants {', '.join(report.tenants_created)}; "
               f"processes {', '.join(report.definitions) or 'none'}")
+    else:  # an upgraded install: this version's built-in roles and product processes
+        from seed.demo import refresh_product
+
+        refreshed = refresh_product(engine)
+        if refreshed.definitions:
+            print(f"deployed this version's product processes: {', '.join(refreshed.definitions)}")
     engine.close()
     return engine, generated
 

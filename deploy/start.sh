@@ -11,4 +11,6 @@ set -euo pipefail
 cd "$AICMP_ROOT"
 
 aicmp_ensure_venv
+aicmp_ensure_node || true  # without node the API still serves; /console/ then says how to build it
+aicmp_build_console        # the web console at /console/, rebuilt when its sources changed
 exec "$AICMP_VENV/bin/aicmp" serve "$@"

@@ -31,6 +31,10 @@ PERMISSIONS = (
     "catalog:read", "catalog:manage",
     "application:create", "application:read", "application:manage",
     "site-message:read",
+    "account:read", "account:manage", "voucher:read", "voucher:claim", "voucher:redeem", "voucher:manage",
+    "billing:read", "billing:quote", "billing:manage", "usage:ingest",
+    "cloud-account:read", "cloud-account:manage", "resource-pool:read", "resource-pool:manage",
+    "resource:read", "resource:manage",
 )
 
 
@@ -48,7 +52,11 @@ BUILTIN_ROLES: tuple[BuiltinRole, ...] = (
         "tenant:read", "organization:read", "business-system:read", "user:read", "quota:read", "quota:update",
         "audit:read", "process-definition:read", "process-instance:read", "process-instance:manage",
         "incident:read", "incident:retry", "process-message:send", "task:read", "task:work",
-        "catalog:read", "catalog:manage", "application:read", "application:manage", "site-message:read"), "all"),
+        "catalog:read", "catalog:manage", "application:read", "application:manage", "site-message:read",
+        "account:read", "account:manage", "voucher:read", "voucher:manage",
+        "billing:read", "billing:quote", "billing:manage", "usage:ingest",
+        "cloud-account:read", "cloud-account:manage", "resource-pool:read", "resource-pool:manage",
+        "resource:read", "resource:manage"), "all"),
     BuiltinRole("process_designer", "Process designer", (
         "process-definition:deploy", "process-definition:read", "process-instance:read", "incident:read",
         "catalog:read", "site-message:read"), "all"),
@@ -57,15 +65,19 @@ BUILTIN_ROLES: tuple[BuiltinRole, ...] = (
         "audit:read", "process-definition:deploy", "process-definition:read", "process-instance:start",
         "process-instance:read", "process-instance:manage", "incident:read", "process-message:send",
         "task:read", "task:work", "catalog:read", "application:create", "application:read", "application:manage",
-        "site-message:read"), "all"),
+        "site-message:read", "account:read", "voucher:read", "voucher:claim", "voucher:redeem",
+        "billing:read", "billing:quote", "usage:ingest",
+        "cloud-account:read", "cloud-account:manage", "resource-pool:read", "resource:read", "resource:manage"), "all"),
     BuiltinRole("approver", "Approver", (
         "organization:read", "business-system:read", "user:read", "quota:read", "process-definition:read",
         "process-instance:start", "process-instance:read", "task:read", "task:work",
-        "catalog:read", "application:create", "application:read", "site-message:read"), "org_and_below"),
+        "catalog:read", "application:create", "application:read", "site-message:read",
+        "billing:quote"), "org_and_below"),
     BuiltinRole("tenant_user", "Tenant user", (
         "organization:read", "business-system:read", "quota:read", "process-definition:read",
         "process-instance:start", "process-instance:read", "task:read", "task:work",
-        "catalog:read", "application:create", "application:read", "site-message:read"), "mine"),
+        "catalog:read", "application:create", "application:read", "site-message:read", "account:read",
+        "voucher:read", "billing:quote"), "mine"),
 )
 
 

@@ -123,6 +123,20 @@ def seed(engine: Engine, *, demo_password: str | None = None,
     return report
 
 
+def refresh_product(engine: Engine) -> SeedReport:
+    """What an upgraded install needs from the product on every start, demo data aside: the
+    built-in roles as engine/roles.py defines them now (new permissions of new features), and the
+    product's processes and forms deployed (identical files keep their version)."""
+    report = SeedReport()
+    with engine.db.write() as s:
+        _roles(s, report)
+    files = product_files()
+    if any(file_kind(n) == "bpmn" for n in files):
+        result = engine.registry.deploy(files, actor=ACTOR, name="aicmp product processes")
+        report.definitions = [f"{d.key} v{d.version}" for d in result.definitions if d.created]
+    return report
+
+
 # A tenant's quota (all of it allocated to its root organisation, a quarter to each child), so a
 # demo user can submit an application straight away. Only for a tenant that has no quota yet.
 # 128 GiB of memory per GPU, as the A100 hosts have: the README walkthrough (two A100 hosts) runs

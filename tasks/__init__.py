@@ -3,7 +3,16 @@
 Importing this package registers every built-in operator.
 """
 
-from tasks import applications, notify, orders, quota  # noqa: F401 - register their operators
+from tasks import (  # noqa: F401 - importing a module registers its operators
+    applications,
+    billing,
+    connector,
+    notify,
+    orders,
+    placement,
+    quota,
+    vouchers,
+)
 from tasks.registry import REGISTRY, Operator, OperatorError, OperatorRegistry, operator
 
 __all__ = ["REGISTRY", "Operator", "OperatorError", "OperatorRegistry", "operator"]

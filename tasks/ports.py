@@ -5,7 +5,9 @@ orders, application records, site messages) ask ``current()`` for the ports boun
 database transaction that is running the service task, and call these methods on them. The
 engine implements the protocols and binds an implementation for the length of every write
 transaction, so whatever an operator does through a port commits or rolls back together with
-the process step that called it. Outside such a transaction (``aicmp bpmn simulate``, a test
+the process step that called it. An asynchronous operator (a job, run after the step committed)
+gets ports too, but each of its port calls is its own short transaction, committed when the call
+returns: such an operator must be safe to repeat. Outside both (``aicmp bpmn simulate``, a test
 calling an operator directly) nothing is bound and ``current()`` raises ``PortUnavailable``;
 tests bind their own implementation with ``bound(...)``.
 
@@ -84,6 +86,90 @@ class MessagesPort(Protocol):
         ``role:<code>`` (every holder of the role in that tenant). Returns how many were written."""
 
 
+class VouchersPort(Protocol):
+    """A voucher redemption's steps (``redemption_id`` is the calling process's business key) and a
+    voucher's expiry. Amounts cross as text; refusals are ``Refused`` with the BPMN error code."""
+
+    def quote(self, redemption_id: str) -> dict[str, Any]: ...
+
+    def hold(self, redemption_id: str) -> dict[str, Any]: ...
+
+    def apply(self, redemption_id: str, amount: Any, comment: str | None) -> dict[str, Any]: ...
+
+    def release(self, redemption_id: str, status: str, comment: str | None, reason: str | None) -> dict[str, Any]: ...
+
+    def expire(self, voucher_id: str) -> dict[str, Any]: ...
+
+
+class BillingPort(Protocol):
+    """Rating a tenant's days and opening and closing rated resources (platform processes only);
+    days are ``YYYY-MM-DD``, times ISO 8601 with a zone, amounts text."""
+
+    def rate(self, day: str) -> dict[str, Any]:
+        """Rate ``day`` and every earlier day with usage not rated yet; returns {days, lines, adjusted}."""
+
+    def close_day(self, day: str) -> dict[str, Any]:
+        """Rate ``day`` a last time and close it; returns {day, lines, bill, next_day, next_run}."""
+
+    def start(self, resource_ref: str, started_at: str, **fields: Any) -> dict[str, Any]:
+        """Open a rated resource (spec_id or component, quantity, billing_mode, plan_code, dimensions);
+        returns {rated_resource_id, plan_id, created}."""
+
+    def stop(self, resource_ref: str, stopped_at: str) -> dict[str, Any]:
+        """Close it and rate its final day; returns {stopped, final_line}."""
+
+    def price_order(self, application_id: str) -> dict[str, Any]:
+        """Record which plan prices each line of the application's order now (a repeat records
+        nothing new); returns {order_id, lines: [{order_item_id, plan_code, plan_version, chosen}]}."""
+
+
+class ResourcesPort(Protocol):
+    """Cloud accounts and resources for the ``connector/*`` operators (engine.domains.resources). A
+    tenant's process reaches its tenant's own accounts and resources; the platform's accounts only
+    from the platform's own processes. Anything else answers ``Refused("UNKNOWN_ACCOUNT" /
+    "UNKNOWN_RESOURCE")``."""
+
+    def connection(self, account_id: str) -> dict[str, Any]:
+        """provider_type, endpoint, region, options, credentials: what ``connectors.registry.connect``
+        takes. The credentials must never be logged, returned or put in process data."""
+
+    def record(self, account_id: str, resource: dict[str, Any], *, origin: str = "created") -> dict[str, Any]:
+        """Store a resource the connector reported (``connectors.base.Resource.to_dict()``) for the
+        instance's tenant; returns the platform's row (resource_id, status, ...)."""
+
+    def target(self, resource_id: str) -> dict[str, Any]:
+        """The resource's account_id, provider_id, client_token and status."""
+
+    def mark_deleted(self, resource_id: str) -> dict[str, Any]:
+        """The provider no longer knows the resource: record it as deleted."""
+
+    def probe(self, account_id: str) -> dict[str, Any]:
+        """Probe the account now and record health and latency (an alert when it fails)."""
+
+    def sync(self, account_id: str) -> dict[str, Any]:
+        """Synchronise the account's pools and inventory now; returns pools and resource counts."""
+
+
+class PlacementPort(Protocol):
+    """The placement solver (engine.domains.placement): plans for one JSON instance (requests and
+    pools), explained. Money and shares cross as text. A malformed instance, objective or weights is
+    ``Refused("INVALID_INSTANCE")`` naming the field."""
+
+    def plans(self, instance: dict[str, Any], objectives: list[str] | None = None,
+              weights: dict[str, Any] | None = None, time_limit_s: float | None = None) -> dict[str, Any]:
+        """{plans: [{objective, assignments, placed, cost, performance, max_util, status, gap, bound,
+        solve_s, explanation, ...}]}: cost, performance and balance first (and custom with weights)."""
+
+    def what_if(self, instance: dict[str, Any], objective: str, drain: list[str] | None = None,
+                capacity: dict[str, Any] | None = None, weights: dict[str, Any] | None = None,
+                time_limit_s: float | None = None) -> dict[str, Any]:
+        """{changes, before, after, delta}: the plan re-solved with pools drained or capacities set."""
+
+    def pools(self) -> list[dict[str, Any]]:
+        """The resource pools the instance's tenant may be placed on, as instance pools (id, provider,
+        region, capacity, total, utilisation, unit_cost, perf)."""
+
+
 class Ports(Protocol):
     """The ports of one transaction. The engine builds each on first access, by name, from what
     its installed domains registered; a port no domain registered raises AttributeError."""
@@ -92,6 +178,10 @@ class Ports(Protocol):
     quota: QuotaPort
     orders: OrdersPort
     messages: MessagesPort
+    vouchers: VouchersPort
+    billing: BillingPort
+    resources: ResourcesPort
+    placement: PlacementPort
 
 
 _BOUND: ContextVar[tuple[Any, ...]] = ContextVar("aicmp_ports", default=())
@@ -101,8 +191,8 @@ def current() -> Ports:
     """The ports of the transaction running this operator."""
     stack = _BOUND.get()
     if not stack:
-        raise PortUnavailable("no platform ports are bound: this operator must run inside an engine "
-                              "transaction (inline service task)")
+        raise PortUnavailable("no platform ports are bound: this operator must run as an engine service "
+                              "task (inline in a step, or as its job)")
     return stack[-1]
 
 

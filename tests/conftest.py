@@ -22,6 +22,10 @@ if _ROOT not in sys.path:
 
 from tests import servers  # noqa: E402
 
+# Cloud account credentials are sealed with a key that only the embedded default may generate
+# (engine.domains.resources.secrets): PostgreSQL / broker engines of the test session share this one.
+os.environ.setdefault("AICMP_CREDENTIALS_KEY", "aicmp-test-credentials-key-not-for-production")
+
 if TYPE_CHECKING:
     from engine.core import Engine
     from tasks.registry import OperatorRegistry

@@ -26,8 +26,11 @@ MODULES = (
     "audit",
     # domains
     "catalog", "cart", "applications", "site_messages",
+    "price_plans", "quotes", "usage", "bills",
+    "accounts", "vouchers",
+    "cloud_accounts", "resource_pools", "resources",
     # processes
-    "process_definitions", "process_instances", "incidents", "tasks",
+    "process_definitions", "operators", "process_instances", "incidents", "tasks",
 )
 
 

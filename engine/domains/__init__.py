@@ -14,7 +14,8 @@ from collections.abc import Iterable
 from types import ModuleType
 from typing import Any
 
-INSTALLED: tuple[str, ...] = ("catalog", "cart", "applications", "orders")
+INSTALLED: tuple[str, ...] = ("catalog", "cart", "applications", "orders", "billing", "accounts", "vouchers",
+                              "resources", "placement")
 
 
 def _module(name: str, part: str | None = None) -> ModuleType:

@@ -17,7 +17,8 @@ import flask_smorest
 import pytest
 
 from api.blueprints import Blueprint
-from api.input_limits import MAX_INT_DIGITS, MAX_JSON_DEPTH, loads
+from api.input_limits import MAX_INT, MAX_INT_DIGITS, MAX_JSON_DEPTH, loads
+from engine.errors import InvalidInput
 from tests.api.conftest import login
 
 LOGIN = "/api/v1/auth/login"
@@ -174,10 +175,17 @@ def test_money_fields_still_parse_exactly(client, api_engine):
 
 
 def test_loads_keeps_the_stdlib_types():
-    big = b"9" * MAX_INT_DIGITS
+    big = str(MAX_INT).encode()
     value = loads(b'{"i": -12, "f": 0.5, "e": 1E+3, "big": ' + big + b', "t": [true, null, "\\u00e9"]}')
-    assert value == {"i": -12, "f": 0.5, "e": 1000.0, "big": int("9" * MAX_INT_DIGITS), "t": [True, None, "é"]}
+    assert value == {"i": -12, "f": 0.5, "e": 1000.0, "big": MAX_INT, "t": [True, None, "é"]}
     assert type(value["f"]) is float and type(value["big"]) is int
+
+
+@pytest.mark.parametrize("literal", [str(MAX_INT + 1), str(-MAX_INT - 1), "9" * MAX_INT_DIGITS])
+def test_an_integer_no_database_column_holds_is_refused_naming_its_place(literal):
+    with pytest.raises(InvalidInput) as refused:
+        loads(b'{"sort_order": ' + literal.encode() + b'}')
+    assert refused.value.errors[0]["field"] == "sort_order"
 
 
 def test_every_blueprint_parses_through_the_limits(app):

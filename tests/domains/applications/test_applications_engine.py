@@ -500,8 +500,8 @@ def test_the_product_processes_pass_check_and_simulate(tmp_path: Path) -> None:
         shutil.copy(root / "bpmn" / name, tmp_path / name)
     for form in (root / "forms").glob("application-*.json"):
         shutil.copy(form, tmp_path / form.name)
-    names = ["applications/approvers", "applications/decision", "applications/mark", "notify/application",
-             "orders/create", "quota/commit", "quota/release", "quota/reserve"]
+    names = ["applications/approvers", "applications/decision", "applications/mark", "billing/price_order",
+             "notify/application", "orders/create", "quota/commit", "quota/release", "quota/reserve"]
     for name in ("application.bpmn", "approval.bpmn", "order.bpmn"):
         report = check(tmp_path / name, max_bytes=1 << 20, known_operators=names)
         assert report.ok, report.errors
