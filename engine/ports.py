@@ -127,6 +127,9 @@ class PlatformPorts(PortSet):
         behind. A SAVEPOINT is opened only when the call itself sends a write before returning (an
         explicit flush, a Core INSERT/UPDATE/DELETE), so that a failure after it rolls back to it."""
         s = self._shared()
+        if s.info.get(_CALL) is not None:  # a port used from inside another port's call: part of that call
+            yield s
+            return
         call = _Call(self.connection, set(s.info.get(LOCKED_ROWS, {})))
         s.info[_CALL], s.info[DEFERRED_INSERTS] = call, call.deferred
         try:

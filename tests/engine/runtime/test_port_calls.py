@@ -95,3 +95,20 @@ def test_a_write_failing_with_no_savepoint_fails_the_whole_step(engine: Engine) 
             pass
         audit.record(s, action="step.after", actor="t", tenant_id=tenant.id)
     assert _count(engine, AuditEntry) == entries  # nothing of the step was committed
+
+
+def test_a_call_made_inside_another_is_part_of_it(engine: Engine) -> None:
+    tenant = _tenant(engine)
+    before = _count(engine, AuditEntry)
+    with engine.db.write() as s:
+        s.connection()
+        ports = bound_ports()
+        with pytest.raises(Boom), ports.session() as outer:
+            with ports.session() as inner:  # e.g. one port's method using another port
+                audit.record(inner, action="inner.done", actor="t", tenant_id=tenant.id)
+            audit.record(outer, action="outer.after-inner", actor="t", tenant_id=tenant.id)
+            assert outer.info["aicmp_deferred_inserts"]  # still the outer call's: waits for its end
+            raise Boom
+    assert _count(engine, AuditEntry) == before  # the outer call failed: nothing of it, inner call included
+    with engine.db.read() as s:
+        assert audit.verify(s).ok
