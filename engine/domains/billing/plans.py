@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from engine import audit, clock
 from engine.domains.billing import dayrules, money, tiers
 from engine.domains.billing.models import PriceDiscount, PricePlan
+from engine.domains.catalog.models import ProductSpec
 from engine.errors import InvalidInput, NotFound
 
 TARGET_KINDS = ("product", "spec", "component")
@@ -261,6 +262,13 @@ def _chosen(found: list[PricePlan], targets: list[tuple[str, str, int]]) -> tupl
                      f"{_WHAT[rank[(plan.target_kind, plan.target)]]}",
            "candidates": sorted({f"{p.code} v{p.version}" for p in found})}
     return plan, why
+
+
+def product_of(s: Session, spec_id: str | None) -> str | None:
+    """The product a spec belongs to (a plan on the product prices its specs)."""
+    if not spec_id:
+        return None
+    return s.scalar(select(ProductSpec.product_id).where(ProductSpec.id == spec_id))
 
 
 def resolve(s: Session, tenant_id: str, *, start: datetime, end: datetime, spec_id: str | None = None,

@@ -34,22 +34,41 @@ def _instant(value: Any, field: str) -> datetime:
     return at
 
 
-def _product_of(s: Session, spec_id: str | None) -> str | None:
-    if not spec_id:
-        return None
-    from engine.domains.catalog.models import ProductSpec
+class _Reads:
+    """What one quote reads, each read once: its items often share a spec, so a product, a plan and
+    the discounts of a plan over a period (and the day-rule comparisons of one item) are read once."""
 
-    return s.scalar(select(ProductSpec.product_id).where(ProductSpec.id == spec_id))
+    def __init__(self, s: Session, tenant_id: str) -> None:
+        self.s, self.tenant_id = s, tenant_id
+        self._memo: dict[tuple[Any, ...], Any] = {}
+
+    def _once(self, key: tuple[Any, ...], read: Any) -> Any:
+        if key not in self._memo:
+            self._memo[key] = read()
+        return self._memo[key]
+
+    def plan(self, start: datetime, spec_id: str | None, component: str | None, billing_mode: Any,
+             plan_code: Any) -> tuple[PricePlan, dict[str, Any]] | None:
+        def read() -> Any:
+            return plans.resolve(self.s, self.tenant_id, start=start, end=start + timedelta(microseconds=1),
+                                 spec_id=spec_id, product_id=self._once(("product", spec_id),
+                                                                        lambda: plans.product_of(self.s, spec_id)),
+                                 component=component, billing_mode=billing_mode, plan_code=plan_code)
+        return self._once(("plan", start, spec_id, component, billing_mode, plan_code), read)
+
+    def discounts(self, plan_code: str, lo: datetime, hi: datetime) -> list[Any]:
+        return self._once(("discounts", plan_code, lo, hi),
+                          lambda: plans.discounts_for(self.s, self.tenant_id, plan_code, lo, hi))
 
 
-def _lines(s: Session, tenant_id: str, plan: PricePlan, quantity: Decimal, start: datetime, end: datetime, *,
+def _lines(reads: _Reads, plan: PricePlan, quantity: Decimal, start: datetime, end: datetime, *,
            rule: str | None = None, tier_mode: str | None = None) -> list[pricing.Line]:
     out = []
     span = pricing.days(start, end)
     lo, _hi = pricing.day_bounds(span[0])
     _lo, hi = pricing.day_bounds(span[-1])
     # the discounts of the whole period in one read; each day takes the one rating would (plans.pick_discount)
-    found = plans.discounts_for(s, tenant_id, plan.code, lo, hi)
+    found = reads.discounts(plan.code, lo, hi)
     for day in span:
         lo, hi = pricing.day_bounds(day)
         discount = plans.pick_discount(found, lo, hi)
@@ -66,7 +85,7 @@ def _total(lines: list[pricing.Line]) -> Decimal:
     return sum((ln.amount for ln in lines), Decimal(0))
 
 
-def quote_item(s: Session, tenant_id: str, raw: dict[str, Any], field: str, *, compare: bool) -> dict[str, Any]:
+def quote_item(reads: _Reads, raw: dict[str, Any], field: str, *, compare: bool) -> dict[str, Any]:
     spec_id, component = raw.get("spec_id"), raw.get("component")
     if bool(spec_id) == bool(component):
         raise plans.field_error(f"{field}.spec_id", "give a spec_id or a component")
@@ -78,13 +97,11 @@ def quote_item(s: Session, tenant_id: str, raw: dict[str, Any], field: str, *, c
     start, end = _instant(raw.get("start"), f"{field}.start"), _instant(raw.get("end"), f"{field}.end")
     if end <= start or end - start > timedelta(days=MAX_DAYS):
         raise plans.field_error(f"{field}.end", f"after start, at most {MAX_DAYS} days later")
-    found = plans.resolve(s, tenant_id, start=start, end=start + timedelta(microseconds=1), spec_id=spec_id,
-                          product_id=_product_of(s, spec_id), component=component,
-                          billing_mode=raw.get("billing_mode"), plan_code=raw.get("plan_code"))
+    found = reads.plan(start, spec_id, component, raw.get("billing_mode"), raw.get("plan_code"))
     if found is None:
         raise plans.field_error(f"{field}.{'spec_id' if spec_id else 'component'}", "no valid price plan applies")
     plan, why = found
-    lines = _lines(s, tenant_id, plan, quantity, start, end)
+    lines = _lines(reads, plan, quantity, start, end)
     out: dict[str, Any] = {
         "spec_id": spec_id, "component": component, "quantity": str(quantity), "start": start, "end": end,
         "plan": {**why, "plan_id": plan.id, "billing_mode": plan.billing_mode, "unit": plan.unit,
@@ -93,18 +110,17 @@ def quote_item(s: Session, tenant_id: str, raw: dict[str, Any], field: str, *, c
                    "explanation": ln.explanation} for ln in lines],
         "total": str(_total(lines))}
     if compare:
-        out["comparison"] = _compare(s, tenant_id, plan, quantity, start, end)
+        out["comparison"] = _compare(reads, plan, quantity, start, end)
     return out
 
 
-def _compare(s: Session, tenant_id: str, plan: PricePlan, quantity: Decimal, start: datetime,
-             end: datetime) -> dict[str, Any]:
+def _compare(reads: _Reads, plan: PricePlan, quantity: Decimal, start: datetime, end: datetime) -> dict[str, Any]:
     found: dict[str, Any] = {}
     rules = [r for r in dayrules.rules_for(plan.unit) if r != "fixed_day" or plan.day_price is not None]
     if rules:
-        found["day_rules"] = {r: str(_total(_lines(s, tenant_id, plan, quantity, start, end, rule=r))) for r in rules}
+        found["day_rules"] = {r: str(_total(_lines(reads, plan, quantity, start, end, rule=r))) for r in rules}
     if plan.tier_mode != "flat":
-        found["tier_modes"] = {m: str(_total(_lines(s, tenant_id, plan, quantity, start, end, tier_mode=m)))
+        found["tier_modes"] = {m: str(_total(_lines(reads, plan, quantity, start, end, tier_mode=m)))
                                for m in ("graduated", "volume")}
     return found
 
@@ -125,7 +141,8 @@ def application_items(s: Session, tenant_id: str, application_id: str, start: An
 def quote(s: Session, tenant_id: str, items: list[dict[str, Any]], *, compare: bool = False) -> dict[str, Any]:
     if not isinstance(items, list) or not 1 <= len(items) <= MAX_ITEMS:
         raise plans.field_error("items", f"1 to {MAX_ITEMS} items")
-    quoted = [quote_item(s, tenant_id, raw if isinstance(raw, dict) else {}, f"items[{i}]", compare=compare)
+    reads = _Reads(s, tenant_id)
+    quoted = [quote_item(reads, raw if isinstance(raw, dict) else {}, f"items[{i}]", compare=compare)
               for i, raw in enumerate(items)]
     return {"currency": money.CURRENCY, "items": quoted,
             "total": str(sum((Decimal(q["total"]) for q in quoted), Decimal(0)))}

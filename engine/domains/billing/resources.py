@@ -23,14 +23,6 @@ from engine.errors import Conflict, InvalidInput
 _DIMS = ("organization_id", "business_system_id", "provider", "resource_type")
 
 
-def _product_of(s: Session, spec_id: str | None) -> str | None:
-    if not spec_id:
-        return None
-    from engine.domains.catalog.models import ProductSpec
-
-    return s.scalar(select(ProductSpec.product_id).where(ProductSpec.id == spec_id))
-
-
 def running(s: Session, tenant_id: str, resource_ref: str, *, lock: bool = False) -> RatedResource | None:
     q = select(RatedResource).where(RatedResource.tenant_id == tenant_id, RatedResource.resource_ref == resource_ref,
                                     RatedResource.stopped_at.is_(None))
@@ -54,7 +46,7 @@ def start(s: Session, tenant_id: str, *, resource_ref: str, started_at: datetime
         raise Conflict(f"resource {resource_ref} is already rated on another spec: stop it first",
                        errors=[{"field": "resource_ref", "message": "already running"}])
     found = plans.resolve(s, tenant_id, start=started_at, end=started_at + timedelta(microseconds=1),
-                          spec_id=spec_id, product_id=_product_of(s, spec_id), component=component,
+                          spec_id=spec_id, product_id=plans.product_of(s, spec_id), component=component,
                           billing_mode=billing_mode, plan_code=plan_code)
     if found is None:
         raise InvalidInput("no price plan prices this resource", errors=[
@@ -63,7 +55,7 @@ def start(s: Session, tenant_id: str, *, resource_ref: str, started_at: datetime
     if plan.unit == "use":
         raise plans.field_error("billing_mode", "a per-use plan prices usage events, not a running resource")
     row = RatedResource(tenant_id=tenant_id, resource_ref=resource_ref, plan_id=plan.id, spec_id=spec_id,
-                        product_id=_product_of(s, spec_id), component=component, quantity=amount,
+                        product_id=plans.product_of(s, spec_id), component=component, quantity=amount,
                         started_at=started_at, **{k: dims.get(k) for k in _DIMS})
     s.add(row)
     s.flush()

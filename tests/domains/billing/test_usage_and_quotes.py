@@ -173,3 +173,18 @@ def test_bill_lines_rated_from_usage_name_their_dimensions(world):
 def test_an_event_naming_no_component_is_refused_with_the_field(world, component):
     result = world.ingest([World.event(component=component)])
     assert result["accepted"] == 0 and result["rejected"][0]["field"] == "data.component"
+
+
+def test_a_quote_reads_a_specs_plan_once_however_many_items_name_it(world):
+    from tests.sql_budget import SqlCounter
+
+    world.plan(code="gpu-monthly-reads")
+    counter = SqlCounter(world.engine.db.engine)
+    item = {"spec_id": world.spec, "quantity": 1, "start": "2026-03-01T00:00:00+00:00",
+            "end": "2026-03-03T00:00:00+00:00"}
+    counts = []
+    for n in (1, 20):
+        with world.engine.db.read() as s, counter.block() as tally:
+            assert len(quotes.quote(s, "t-alpha", [item] * n, compare=True)["items"]) == n
+        counts.append(tally.count)
+    assert counts[0] == counts[1], counts
