@@ -34,3 +34,29 @@ def make_engine(url: str, tmp_path: Path, operators: OperatorRegistry | None = N
     with eng.db.write() as s:
         s.add_all([Tenant(id="t-alpha", code="alpha", name="Alpha"), Tenant(id="t-beta", code="beta", name="Beta")])
     return eng
+
+
+def one_service_task(process_id: str, operator: str, result: str, params: dict[str, tuple[str, str]],
+                     task_id: str = "call") -> bytes:
+    """A process that runs one service task: ``operator`` with ``params`` (name -> (type, expression)),
+    its result in ``result``. For tests that need a process around one operator call."""
+    parameters = "".join(f'<spiffworkflow:parameter id="{name}" type="{kind}" value="{value}"/>'
+                         for name, (kind, value) in params.items())
+    return f"""<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
+  xmlns:spiffworkflow="http://spiffworkflow.org/bpmn/schema/1.0/core" id="d" targetNamespace="t">
+  <bpmn:process id="{process_id}" isExecutable="true">
+    <bpmn:startEvent id="s"><bpmn:outgoing>f1</bpmn:outgoing></bpmn:startEvent>
+    <bpmn:serviceTask id="{task_id}">
+      <bpmn:extensionElements>
+        <spiffworkflow:serviceTaskOperator id="{operator}" resultVariable="{result}">
+          <spiffworkflow:parameters>{parameters}</spiffworkflow:parameters>
+        </spiffworkflow:serviceTaskOperator>
+      </bpmn:extensionElements>
+      <bpmn:incoming>f1</bpmn:incoming><bpmn:outgoing>f2</bpmn:outgoing>
+    </bpmn:serviceTask>
+    <bpmn:endEvent id="e"><bpmn:incoming>f2</bpmn:incoming></bpmn:endEvent>
+    <bpmn:sequenceFlow id="f1" sourceRef="s" targetRef="{task_id}"/>
+    <bpmn:sequenceFlow id="f2" sourceRef="{task_id}" targetRef="e"/>
+  </bpmn:process>
+</bpmn:definitions>""".encode()

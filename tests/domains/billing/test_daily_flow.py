@@ -17,27 +17,11 @@ from engine.models import Incident, ProcessInstance
 from engine.timers import drain_due_timers
 from tasks.registry import REGISTRY
 from tests.domains.billing.conftest import World, at
+from tests.helpers import one_service_task
 
 BPMN = Path(__file__).resolve().parents[3] / "bpmn"
-TEST_PROCESS = b"""<?xml version="1.0" encoding="UTF-8"?>
-<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
-  xmlns:spiffworkflow="http://spiffworkflow.org/bpmn/schema/1.0/core" id="d" targetNamespace="t">
-  <bpmn:process id="sneaky_rate" isExecutable="true">
-    <bpmn:startEvent id="s"><bpmn:outgoing>f1</bpmn:outgoing></bpmn:startEvent>
-    <bpmn:serviceTask id="rate">
-      <bpmn:extensionElements>
-        <spiffworkflow:serviceTaskOperator id="billing/rate" resultVariable="rated">
-          <spiffworkflow:parameters><spiffworkflow:parameter id="day" type="str" value="'2026-03-01'"/>
-          </spiffworkflow:parameters>
-        </spiffworkflow:serviceTaskOperator>
-      </bpmn:extensionElements>
-      <bpmn:incoming>f1</bpmn:incoming><bpmn:outgoing>f2</bpmn:outgoing>
-    </bpmn:serviceTask>
-    <bpmn:endEvent id="e"><bpmn:incoming>f2</bpmn:incoming></bpmn:endEvent>
-    <bpmn:sequenceFlow id="f1" sourceRef="s" targetRef="rate"/>
-    <bpmn:sequenceFlow id="f2" sourceRef="rate" targetRef="e"/>
-  </bpmn:process>
-</bpmn:definitions>"""
+TEST_PROCESS = one_service_task("sneaky_rate", "billing/rate", "rated", {"day": ("str", "'2026-03-01'")},
+                                task_id="rate")
 
 
 @pytest.fixture
@@ -95,28 +79,9 @@ def test_a_process_started_by_a_request_may_not_rate(daily, now):
     assert closed_days(daily, "t-beta") == []
 
 
-PROVISION = b"""<?xml version="1.0" encoding="UTF-8"?>
-<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
-  xmlns:spiffworkflow="http://spiffworkflow.org/bpmn/schema/1.0/core" id="d" targetNamespace="t">
-  <bpmn:process id="provision_test" isExecutable="true">
-    <bpmn:startEvent id="s"><bpmn:outgoing>f1</bpmn:outgoing></bpmn:startEvent>
-    <bpmn:serviceTask id="start_billing">
-      <bpmn:extensionElements>
-        <spiffworkflow:serviceTaskOperator id="billing/start" resultVariable="rated">
-          <spiffworkflow:parameters>
-            <spiffworkflow:parameter id="resource_ref" type="str" value="'vm-7'"/>
-            <spiffworkflow:parameter id="started_at" type="str" value="'2026-03-02T08:00:00+00:00'"/>
-            <spiffworkflow:parameter id="spec_id" type="str" value="spec_id"/>
-          </spiffworkflow:parameters>
-        </spiffworkflow:serviceTaskOperator>
-      </bpmn:extensionElements>
-      <bpmn:incoming>f1</bpmn:incoming><bpmn:outgoing>f2</bpmn:outgoing>
-    </bpmn:serviceTask>
-    <bpmn:endEvent id="e"><bpmn:incoming>f2</bpmn:incoming></bpmn:endEvent>
-    <bpmn:sequenceFlow id="f1" sourceRef="s" targetRef="start_billing"/>
-    <bpmn:sequenceFlow id="f2" sourceRef="start_billing" targetRef="e"/>
-  </bpmn:process>
-</bpmn:definitions>"""
+PROVISION = one_service_task("provision_test", "billing/start", "rated", {
+    "resource_ref": ("str", "'vm-7'"), "started_at": ("str", "'2026-03-02T08:00:00+00:00'"),
+    "spec_id": ("str", "spec_id")}, task_id="start_billing")
 
 
 def test_a_provisioning_process_opens_a_rated_resource_and_its_tenant_gets_the_daily_rating(daily, now):

@@ -14,28 +14,10 @@ from engine.models import Incident, ProcessInstance
 from tasks.ports import Refused
 from tasks.registry import REGISTRY
 from tests.domains.placement.helpers import pool, request
+from tests.helpers import one_service_task
 
-PROCESS = b"""<?xml version="1.0" encoding="UTF-8"?>
-<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
-  xmlns:spiffworkflow="http://spiffworkflow.org/bpmn/schema/1.0/core" id="d" targetNamespace="t">
-  <bpmn:process id="place" isExecutable="true">
-    <bpmn:startEvent id="s"><bpmn:outgoing>f1</bpmn:outgoing></bpmn:startEvent>
-    <bpmn:serviceTask id="solve">
-      <bpmn:extensionElements>
-        <spiffworkflow:serviceTaskOperator id="placement/solve" resultVariable="placement">
-          <spiffworkflow:parameters>
-            <spiffworkflow:parameter id="instance" type="any" value="instance"/>
-            <spiffworkflow:parameter id="time_limit_s" type="any" value="5"/>
-          </spiffworkflow:parameters>
-        </spiffworkflow:serviceTaskOperator>
-      </bpmn:extensionElements>
-      <bpmn:incoming>f1</bpmn:incoming><bpmn:outgoing>f2</bpmn:outgoing>
-    </bpmn:serviceTask>
-    <bpmn:endEvent id="e"><bpmn:incoming>f2</bpmn:incoming></bpmn:endEvent>
-    <bpmn:sequenceFlow id="f1" sourceRef="s" targetRef="solve"/>
-    <bpmn:sequenceFlow id="f2" sourceRef="solve" targetRef="e"/>
-  </bpmn:process>
-</bpmn:definitions>"""
+PROCESS = one_service_task("place", "placement/solve", "placement", {
+    "instance": ("any", "instance"), "time_limit_s": ("any", "5")}, task_id="solve")
 
 INSTANCE = {"requests": [request("web", count=2), request("h100", gpu_model="H100", gpu_count=1)],
             "pools": [pool("p1"), pool("p2", cost={"vcpu": 0.01})]}
