@@ -7,8 +7,10 @@ A bad instance is refused with ``INVALID_INSTANCE`` (the message names the first
 the operator turns into the BPMN error of that code.
 
 The solve runs inside the step's transaction (operators that use ports run inline), so its time
-limit is what bounds how long that step holds its instance: the operator's default is
-``solve.DEFAULT_TIME_LIMIT_S`` for all plans together.
+limit is what bounds how long that step holds its instance (and, on SQLite, every writer): the
+default is ``solve.DEFAULT_TIME_LIMIT_S`` for all plans together, and a process may not ask for
+more than ``STEP_TIME_LIMIT_S`` (any tenant's process can call the operator; longer solves are the
+CLI's, ``aicmp placement solve --time-limit``).
 """
 
 from __future__ import annotations
@@ -19,12 +21,24 @@ from typing import Any
 from engine.domains.placement import service
 from engine.domains.placement.instance import InstanceError
 from engine.domains.placement.pools import instance_pool
+from engine.domains.placement.solve import DEFAULT_TIME_LIMIT_S
 from engine.ports import Port, instance_scope
 from tasks.ports import Refused
+
+STEP_TIME_LIMIT_S = DEFAULT_TIME_LIMIT_S
 
 
 def _refused(exc: InstanceError) -> Refused:
     return Refused("INVALID_INSTANCE", str(exc))
+
+
+def _step_limit(time_limit_s: Any) -> Any:
+    """The time limit a process step may ask for: the default, or a number up to STEP_TIME_LIMIT_S."""
+    if isinstance(time_limit_s, int | float) and not isinstance(time_limit_s, bool) \
+            and time_limit_s > STEP_TIME_LIMIT_S:
+        raise Refused("INVALID_INSTANCE", f"time_limit_s: a process step solves for at most "
+                                          f"{STEP_TIME_LIMIT_S:g} s")
+    return time_limit_s
 
 
 class Placement(Port):
@@ -41,7 +55,8 @@ class Placement(Port):
               weights: Mapping[str, Any] | None = None, time_limit_s: float | None = None) -> dict[str, Any]:
         instance_scope()
         try:
-            return service.plans(instance, wanted=objectives, weights_data=weights, time_limit_s=time_limit_s)
+            return service.plans(instance, wanted=objectives, weights_data=weights,
+                                 time_limit_s=_step_limit(time_limit_s))
         except InstanceError as exc:
             raise _refused(exc) from exc
 
@@ -51,6 +66,6 @@ class Placement(Port):
         instance_scope()
         try:
             return service.what_if(instance, objective=objective, drain=drain, capacity=capacity,
-                                   weights_data=weights, time_limit_s=time_limit_s)
+                                   weights_data=weights, time_limit_s=_step_limit(time_limit_s))
         except InstanceError as exc:
             raise _refused(exc) from exc

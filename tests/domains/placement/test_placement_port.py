@@ -51,6 +51,19 @@ def test_a_malformed_instance_is_the_bpmn_error_invalid_instance(placing):
     assert "requests[0].vcpu" in incident.message
 
 
+def test_a_process_cannot_hold_its_step_for_a_long_solve(placing):
+    """Any tenant's process can call the solver, and the step holds its transaction while it solves:
+    a process asks for at most the default limit (longer solves are the CLI's)."""
+    slow = one_service_task("place_slow", "placement/solve", "placement", {
+        "instance": ("any", "instance"), "time_limit_s": ("any", "600")}, task_id="solve")
+    placing.registry.deploy({"place_slow.bpmn": slow})
+    instance = placing.runtime.start("place_slow", tenant_id="t-alpha", variables={"instance": INSTANCE})
+    with placing.db.read() as s:
+        [incident] = s.scalars(select(Incident).where(Incident.instance_id == instance.id)).all()
+    assert "INVALID_INSTANCE" in (incident.error_code or "") + (incident.message or "")
+    assert "time_limit_s" in incident.message
+
+
 def test_outside_a_process_instance_the_port_refuses(placing):
     with placing.db.write() as s:
         s.execute(select(1))  # the transaction begins, and with it the ports
