@@ -38,14 +38,6 @@ def for_application(s: Session, application_id: str) -> Order | None:
     return s.scalars(select(Order).where(Order.application_id == application_id)).first()
 
 
-def create_for_application(s: Session, application: Application, lines: list[dict[str, Any]]) -> tuple[Order, bool]:
-    """The application's order, created from ``lines`` unless it exists; (order, created)."""
-    existing = for_application(s, application.id)
-    if existing is not None:
-        return existing, False
-    return create_order(s, application, lines), True
-
-
 def create_order(s: Session, application: Application, lines: list[dict[str, Any]]) -> Order:
     """A new order for ``application`` (which has none) with ``lines``; written when the session
     flushes (ids are assigned here, so nothing needs flushing before)."""
@@ -63,18 +55,13 @@ def create_order(s: Session, application: Application, lines: list[dict[str, Any
 
 
 def describe_for_application(s: Session, application_id: str) -> dict[str, Any] | None:
-    """``describe`` of the application's order (None without one): one statement, the order joined
+    """The application's order with its items (None without one): one statement, the order joined
     with its items."""
     rows = s.execute(select(Order, OrderItem).outerjoin(OrderItem, OrderItem.order_id == Order.id)
                      .where(Order.application_id == application_id).order_by(OrderItem.position)).all()
     if not rows:
         return None
     return _described(rows[0][0], [item for _o, item in rows if item is not None])
-
-
-def describe(s: Session, order: Order) -> dict[str, Any]:
-    items = s.scalars(select(OrderItem).where(OrderItem.order_id == order.id).order_by(OrderItem.position)).all()
-    return _described(order, list(items))
 
 
 def _described(order: Order, items: list[OrderItem]) -> dict[str, Any]:
