@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from connectors import registry
 from connectors.base import Connector
-from connectors.errors import ConnectorError, UnknownProvider
+from connectors.errors import ConnectorError, UnknownProvider, Unreachable
 from engine import audit, clock
 from engine.domains.resources import secrets
 from engine.domains.resources.endpoints import check_tenant_endpoint
@@ -70,6 +70,7 @@ class Connection:
     region: str | None
     options: dict[str, Any]
     credentials: dict[str, Any] = field(repr=False)
+    refused: str | None = None  # why the endpoint may not be called now (a tenant's, resolving inward)
 
 
 def runtime_options(engine: Engine, provider_type: str, options: dict[str, Any]) -> dict[str, Any]:
@@ -96,14 +97,23 @@ def prepare_simulated_cloud(engine: Engine, provider_type: str, endpoint: str | 
 
 
 def connection(engine: Engine, account: CloudAccount) -> Connection:
+    refused = None
     if account.tenant_id is not None:  # again at every use: a name may resolve elsewhere by now
-        check_tenant_endpoint(account.endpoint, engine.settings.tenant_endpoint_networks)
+        try:
+            check_tenant_endpoint(account.endpoint, engine.settings.tenant_endpoint_networks)
+        except InvalidInput as exc:
+            refused = exc.message
     creds = engine.resources_sealer.open(account.credentials)
     return Connection(account.id, account.tenant_id, account.name, account.provider_type, account.endpoint,
-                      account.region, runtime_options(engine, account.provider_type, account.options or {}), creds)
+                      account.region, runtime_options(engine, account.provider_type, account.options or {}), creds,
+                      refused)
 
 
 def connect(conn: Connection) -> Connector:
+    """The account's connector; a refused endpoint is an unreachable provider (a failed probe or
+    sync, the BPMN error of a connector operator), never a call."""
+    if conn.refused is not None:
+        raise Unreachable(conn.refused, provider=conn.provider_type)
     return registry.connect(conn.provider_type, conn.endpoint, conn.region, conn.credentials, conn.options)
 
 

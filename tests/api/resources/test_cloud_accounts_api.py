@@ -287,3 +287,19 @@ def test_a_tenant_endpoint_network_an_operator_allows_is_accepted(client, api_en
     assert client.post(f"{V1}/cloud-accounts", headers=alpha, json=body).status_code == 201
     platform = {**body, "name": "platform-cloud"}  # operators' own accounts are not limited
     assert client.post(f"{V1}/cloud-accounts", headers=admin, json=platform).status_code == 201
+
+
+def test_an_endpoint_that_now_resolves_inward_fails_its_probe_and_the_other_accounts_are_still_probed(
+        client, api_engine, admin):
+    from engine.domains.resources.accounts import probe_due
+    from engine.domains.resources.models import CloudAccount
+
+    alpha = login(client, "alpha-admin")
+    mine = register(client, alpha, name="alpha-own", cloud="alpha-cloud").get_json()
+    platform = register(client, admin, name="platform").get_json()
+    with api_engine.db.write() as s:  # as if its name resolved to the platform's network by now
+        s.get(CloudAccount, mine["id"]).endpoint = "http://127.0.0.1:5432"
+    assert probe_due(api_engine, 0) == 2
+    probed = {a["id"]: a for a in client.get(f"{V1}/cloud-accounts", headers=admin).get_json()["items"]}
+    assert probed[platform["id"]]["health"] == "up"
+    assert probed[mine["id"]]["health"] == "down" and "platform's network" in probed[mine["id"]]["health_message"]
