@@ -23,6 +23,7 @@ from engine import clock
 from engine.forms import defaults, form_files, load_schema
 from engine.runtime.services import ServiceHost
 from engine.runtime.steps import advance
+from engine.spiff import camunda
 from engine.spiff.loader import ParsedProcess
 from engine.spiff.script_engine import AicmpScriptEngine
 from tasks.registry import Operator
@@ -154,11 +155,14 @@ def simulate(process: ParsedProcess, processes: dict[str, ParsedProcess], *,
                     schema_file, _ui = form_files(task.task_spec)
                     schema = load_schema(files.get(schema_file)) if schema_file else None
                     task.data.update(defaults(schema) if schema else {})
+                    camunda_form = None if schema else camunda.form_schema(task.task_spec)
+                    task.data.update(camunda.submitted(camunda_form) if camunda_form else {})
                     task.data.update((task_data or {}).get(task.task_spec.bpmn_id, {}))
                     watch.step(task)
                     task.run()
                     continue
                 if _answer_message(wf) or _advance_clock(wf, frozen):
+                    watch.nudged()
                     continue
                 waiting = [_label(t) for t in wf.get_tasks(state=TaskState.WAITING | TaskState.STARTED)]
                 result.problem = "stuck: waiting on " + (", ".join(waiting) or "nothing it can be given")
@@ -230,6 +234,17 @@ class _Watch:
             self.result.stopped_at = _elements_of(task)
             raise _Stop(f"no end after {self.done} steps (SpiffWorkflow cannot nest its task tree any deeper): "
                         "a loop? It kept visiting " + _most_visited(self.result.path))
+
+    def nudged(self) -> None:
+        """A message answered or the clock moved on: that counts as a step too, so a run that keeps
+        answering a message nothing correlates with (no task runs, the state differs only by the
+        message queue) still ends at the limit instead of spinning for ever."""
+        self.done += 1
+        if self.done > self.limit:
+            self.record_path()
+            raise _Stop(f"no end after {self.limit} steps (the step limit): it kept answering messages or "
+                        "moving the clock without any task running; waiting on "
+                        + (", ".join(_open_elements(self.wf)) or "nothing"))
 
     def settled(self) -> None:
         """Called when the engine has gone as far as it can on its own (only a user task, a

@@ -1,9 +1,13 @@
 """Deploy-time validation of a file set: the single check that deploy and ``aicmp bpmn check`` share.
 
 Errors (nothing is stored): XML that is unsafe or not well-formed, oversize files, parser
-errors, scripts the sandbox policy refuses, timers whose value is a literal the bounded timer
-reader refuses, forms that are referenced but missing or invalid.
-Warnings (returned with the deployment): XSD violations, operators nobody registered.
+errors, scripts the sandbox policy refuses, JUEL expressions (``${...}``) outside the subset
+``engine.spiff.juel`` compiles (or whose compiled Python the sandbox refuses), timers whose value
+is a literal (quoted, or plain ISO 8601 as Camunda writes it) the bounded timer reader refuses,
+forms that are referenced but missing or invalid.
+Warnings (returned with the deployment): XSD violations, operators nobody registered (spiff
+``serviceTaskOperator`` ids, and the topic, delegate expression, class or expression of a service
+task drawn for Camunda).
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from lxml import etree
 
 from engine import clock
 from engine.sandbox import check_source
-from engine.spiff import durations
+from engine.spiff import camunda, durations, juel
 from engine.spiff.loader import ParsedProcess, load_processes
 from engine.spiff.xmlcheck import (
     BPMN_NS,
@@ -71,6 +75,15 @@ def _check_scripts(file: str, tree: Any) -> list[Finding]:
     findings = []
     for site in script_sites(tree):
         source = site.source
+        if site.kind == "timer" and durations.literal(source) is not None:
+            continue  # an ISO 8601 literal, never evaluated: _check_timer_literals reads it
+        if site.mode == "eval" and juel.is_juel(source):
+            try:
+                source = juel.to_python(source)
+            except juel.JuelUnsupported as exc:
+                findings.append(Finding(file, site.line, site.element_id,
+                                        f"{site.kind}: JUEL outside the supported subset: {exc}"))
+                continue
         if site.kind == "dmnInputEntry":
             if source.strip() in ("", "-"):
                 continue
@@ -81,16 +94,36 @@ def _check_scripts(file: str, tree: Any) -> list[Finding]:
     return findings
 
 
+def _check_camunda_mappings(file: str, tree: Any) -> list[Finding]:
+    """``camunda:inputOutput`` parameters run as pre/post scripts (``engine.spiff.camunda``):
+    refused here when a value is not supported or the sandbox policy refuses the compiled script."""
+    findings = []
+    for element_id, element in camunda.mappings_in(tree).items():
+        io = element.find(f"./{{*}}extensionElements/{{{camunda.CAMUNDA_NS}}}inputOutput")
+        line = io.sourceline if io is not None else element.sourceline
+        try:
+            scripts = camunda.mapping_scripts(element)
+        except camunda.MappingUnsupported as exc:
+            findings.append(Finding(file, line, element_id, f"camunda:inputOutput: {exc}"))
+            continue
+        for script in scripts:
+            for problem in check_source(script, "exec") if script else []:
+                findings.append(Finding(file, line, element_id, f"camunda:inputOutput: {problem.message}"))
+    return findings
+
+
 def _check_timer_literals(file: str, tree: Any) -> list[Finding]:
     """Timers whose expression is a plain literal (``"PT24H"``): every instance would get that
     value, so it is read now, with the bounds a running timer has (``engine.spiff.durations``)."""
     findings = []
     now = clock.now()
     for el in tree.getroot().iter(*(f"{{{BPMN_NS}}}{kind}" for kind in durations.KINDS)):
-        try:
-            value = ast.literal_eval((el.text or "").strip())
-        except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
-            continue  # an expression (a variable...): read when the timer starts
+        value = durations.literal(el.text)  # unquoted, as Camunda models write it
+        if value is None:
+            try:
+                value = ast.literal_eval((el.text or "").strip())
+            except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+                continue  # an expression (a variable...): read when the timer starts
         kind = etree.QName(el).localname
         try:
             durations.check(kind, value, now)
@@ -150,6 +183,7 @@ def validate_files(
         (bpmn if kind == "bpmn" else dmn)[name] = tree
         v.errors.extend(_check_scripts(name, tree))
         v.errors.extend(_check_timer_literals(name, tree))
+        v.errors.extend(_check_camunda_mappings(name, tree))
         v.warnings.extend(xsd_findings(name, tree))
 
     schemas: set[str] = set()
@@ -170,10 +204,10 @@ def validate_files(
         v.form_refs[name] = sorted(set(used))
         if known_operators is not None:
             known = set(known_operators)
-            for ref in operator_references(tree):
-                if ref.value not in known:
-                    v.warnings.append(Finding(name, ref.line, ref.element_id,
-                                              f"operator {ref.value!r} is not registered"))
+            refs = [(r.element_id, r.line, r.value) for r in operator_references(tree)]
+            for element_id, line, operator in refs + camunda.operator_references(tree):
+                if operator not in known:
+                    v.warnings.append(Finding(name, line, element_id, f"operator {operator!r} is not registered"))
     for name, kind in v.kinds.items():
         if kind == "form":
             v.errors.extend(_check_form(name, v.files[name], name in schemas))

@@ -5,8 +5,10 @@ Candidates, in order of precedence:
    assignee and the only candidate, so each signer sees only their own child;
 2. ``lane_owners[<lane>]`` in the task's data: user names and ``role:<code>`` entries replace
    the lane's role;
-3. the lane name, as a role code of the instance's tenant;
-4. no lane: the instance's initiator.
+3. a Camunda assignment drawn on the task (``camunda:assignee``, ``candidateUsers``,
+   ``candidateGroups``; ``engine.spiff.camunda``): assignee and users as users, groups as roles;
+4. the lane name, as a role code of the instance's tenant;
+5. no lane: the instance's initiator.
 A task sent back for rework (``returns``) is assigned to whoever completed it last time.
 The assignee is always also a user candidate, so "my tasks" is one lookup in the candidate index;
 one who is not a candidate by the rules above (a delegate, a claim through a role) is added for
@@ -27,6 +29,7 @@ from SpiffWorkflow.util.task import TaskState
 from engine import clock
 from engine.forms import form_files
 from engine.models import ProcessInstance
+from engine.spiff import camunda, juel
 
 LANE_OWNERS = "lane_owners"
 ROLE_PREFIX = "role:"
@@ -35,6 +38,7 @@ MAX_NAME = 100  # width of the assignee and candidate value columns
 # extra key: the assignee was added as a user candidate only while holding the task; unclaiming
 # (or delegating it away) removes that candidate again
 ASSIGNEE_ADDED = "assignee_added"
+DRAWN_FORM = camunda.EXTENSION  # extra key: the JSON Schema of a form drawn inline (camunda:formField)
 
 
 @dataclass
@@ -83,9 +87,27 @@ def candidates(task: Any, initiator: str | None) -> tuple[str | None, list[tuple
     owners = task.data.get(LANE_OWNERS)
     if lane and isinstance(owners, dict) and lane in owners:
         return None, _owners(owners[lane]), {"lane_owners": True}
+    drawn = camunda.people(task.task_spec)
+    if drawn is not None:
+        return _camunda_candidates(task, drawn)
     if lane:
         return None, ([("role", lane)] if _fits(lane) else []), {}
     return None, ([("user", initiator)] if _fits(initiator) else []), {}
+
+
+def _camunda_candidates(task: Any, drawn: dict[str, Any]) -> tuple[str | None, list[tuple[str, str]], dict[str, Any]]:
+    """A Camunda assignment: the assignee (``${var}`` read in the sandbox; one that cannot be read
+    assigns nobody) and candidate users as users, candidate groups as roles."""
+    assignee = drawn.get("assignee")
+    if isinstance(assignee, str) and juel.is_juel(assignee):
+        try:
+            assignee = task.workflow.script_engine.evaluate(task, assignee)
+        except Exception:  # noqa: BLE001 - an unset variable leaves the task to its candidates
+            assignee = None
+    assignee = assignee if isinstance(assignee, str) and _fits(assignee) else None
+    cands = [("user", u) for u in drawn.get("users", []) if _fits(u)]
+    cands += [("role", g) for g in drawn.get("groups", []) if _fits(g)]
+    return assignee, cands, {"camunda": True}
 
 
 def _timer_at(event_task: Any) -> datetime | None:
@@ -135,6 +157,9 @@ def task_row(task: Any, row: ProcessInstance) -> TaskRow:
         cands.append(("user", assignee))
         extra[ASSIGNEE_ADDED] = assignee
     schema, ui_schema = form_files(spec)
+    drawn_form = camunda.form_schema(spec) if schema is None else None
+    if drawn_form is not None:  # a form drawn inline (camunda:formField): the inbox serves and checks it
+        extra[DRAWN_FORM] = drawn_form
     extra["definition_id"] = definition_id(task, row)
     values = {
         "id": str(task.id), "instance_id": row.id, "tenant_id": row.tenant_id, "process_key": row.process_key,

@@ -27,7 +27,7 @@ from engine.errors import Conflict, InvalidInput, NotFound
 from engine.inbox import queries
 from engine.inbox.queries import TaskPage, TaskView
 from engine.inbox.returns import ready_user_task, send_back
-from engine.inbox.rows import ASSIGNEE_ADDED, MAX_NAME
+from engine.inbox.rows import ASSIGNEE_ADDED, DRAWN_FORM, MAX_NAME
 from engine.inbox.sync import sync_inbox
 from engine.models import HumanTask, HumanTaskCandidate, ProcessDefinition, ProcessInstance
 
@@ -78,6 +78,7 @@ class Inbox:
             row = queries.visible_row(s, tenant_id, task_id, user, roles)
             schema, ui_schema = forms.load_task_forms(s, _definition_id(s, row), row.form_schema,
                                                       row.form_ui_schema)
+            schema = schema or (row.extra or {}).get(DRAWN_FORM)  # camunda:formField, drawn inline
             instance = s.get(ProcessInstance, row.instance_id)
             definition = s.get(ProcessDefinition, instance.definition_id)
             loaded = self.runtime.load(s, instance)  # read-only: nothing is saved
@@ -145,6 +146,7 @@ class Inbox:
             if row.instance_id != instance_id:
                 raise NotFound(f"no open task {task_id}")
             schema, _ui = forms.load_task_forms(s, _definition_id(s, row), row.form_schema, None)
+            schema = schema or (row.extra or {}).get(DRAWN_FORM)
             problems = forms.validate(schema, data)
             if problems:
                 first = problems[0]

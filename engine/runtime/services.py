@@ -16,6 +16,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+from engine.spiff import camunda
 from tasks.ports import Refused
 from tasks.registry import Operator, OperatorError
 
@@ -112,7 +113,7 @@ class ServiceHost:
             what = f"operator {operator!r} is not registered" if operator else "service task names no operator"
             self.incidents.append(IncidentNote(task, "operator-missing", what, operator=operator or None))
             return None
-        if op.mode == "async" and self.async_enabled:
+        if (op.mode == "async" or camunda.async_before(task.task_spec)) and self.async_enabled:
             self.jobs.append(Job(task, operator, params))
             return None
         try:

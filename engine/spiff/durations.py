@@ -308,6 +308,19 @@ def check(kind: str, value: object, now: datetime | None = None) -> None:
     _READERS[kind](value, now)
 
 
+_LITERAL = re.compile(r"[Pp][Tt]?[0-9]\S*|[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ]\S*|[Rr][0-9]*/\S+")
+
+
+def literal(text: str | None) -> str | None:
+    """``text`` as a plain ISO 8601 value when it is written as one (``PT48H``,
+    ``2026-12-31T00:00:00Z``, ``R3/PT10M``: what Camunda and Flowable models write), else None
+    (an expression, read when the timer starts). Whether the value is good is ``check``'s job."""
+    stripped = (text or "").strip()
+    if len(stripped) > MAX_LENGTH or not _LITERAL.fullmatch(stripped):
+        return None
+    return stripped
+
+
 def _utc(now: datetime | None) -> datetime:
     now = clock.now() if now is None else now
     if now.tzinfo is None:

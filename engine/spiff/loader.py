@@ -16,6 +16,7 @@ from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.bpmn.specs.bpmn_process_spec import BpmnProcessSpec
 from SpiffWorkflow.bpmn.specs.mixins.subworkflow_task import SubWorkflowTask
 
+from engine.spiff import camunda
 from engine.spiff.parsers import PARSERS
 from engine.spiff.xmlcheck import Finding, StartDeclaration, element_lines, start_declarations
 
@@ -85,6 +86,11 @@ def _parse_with(kind: str, file: str, tree: Any, dmn: dict[str, Any]) -> list[Pa
         inner, called = _split_subprocesses(parser, spec)
         processes.append(ParsedProcess(key, process_parser.get_name(), file, kind, spec, inner, called,
                                        declared.get(key, StartDeclaration())))
+    # camunda:formField -> JSON Schema, camunda:assignee/candidate* -> inbox candidates
+    specs = [s for p in processes for s in (p.spec, *p.inner_specs.values())]
+    camunda.attach(specs, tree)
+    for element_id, problem in camunda.attach_mappings(specs, tree):  # inputOutput -> pre/post scripts
+        raise ValidationException(problem, file_name=file, id=element_id)
     return processes
 
 

@@ -3,7 +3,9 @@
 Designers draw in bpmn.io (spiff extensions) or Camunda Modeler; a file set is parsed with the
 spiff parser first and, if that fails, with the Camunda parser (see ``engine.spiff.loader``).
 Every event parser of both builds its timers as ``engine.spiff.timer_events`` definitions, whose
-values are read by the bounded ``engine.spiff.durations``.
+values are read by the bounded ``engine.spiff.durations``; every exclusive and inclusive gateway
+takes an outgoing flow without a condition as always true, as Camunda 7 and Flowable do; and
+every data store is kept as process data (``engine.spiff.datastores``).
 """
 
 from __future__ import annotations
@@ -11,28 +13,37 @@ from __future__ import annotations
 from typing import Any
 
 from SpiffWorkflow.bpmn.parser.event_parsers import EventDefinitionParser
+from SpiffWorkflow.bpmn.parser.task_parsers import ConditionalGatewayParser
 from SpiffWorkflow.bpmn.parser.TaskParser import TaskParser
 from SpiffWorkflow.bpmn.parser.util import full_tag
 from SpiffWorkflow.camunda.parser.CamundaParser import CamundaParser
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 from SpiffWorkflow.spiff.parser.task_spec import ServiceTaskParser
 
+from engine.spiff import camunda
+from engine.spiff.datastores import ProcessDataStores
 from engine.spiff.specs import CamundaServiceTask, OperatorServiceTask
 from engine.spiff.timer_events import bounded
-
-CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
-_CAMUNDA_OPERATOR_ATTRS = ("topic", "delegateExpression", "class", "expression", "type")
 
 
 class _CamundaServiceTaskParser(TaskParser):
     def create_task(self) -> CamundaServiceTask:
-        name = ""
-        for attr in _CAMUNDA_OPERATOR_ATTRS:
-            value = self.node.get(f"{{{CAMUNDA_NS}}}{attr}")
-            if value:
-                name = value
-                break
-        return self.spec_class(self.spec, self.bpmn_id, operation_name=name, **self.bpmn_attributes)
+        return self.spec_class(self.spec, self.bpmn_id, operation_name=camunda.operator_name(self.node),
+                               **self.bpmn_attributes)
+
+
+class _OperatorServiceTaskParser(ServiceTaskParser):
+    """The spiff service-task parser that also reads a Camunda operator (topic, delegate
+    expression, class or expression) when no ``spiffworkflow:serviceTaskOperator`` is drawn, so
+    a Camunda Modeler file parses with the spiff parser (and keeps its pre/post scripts, which
+    ``camunda:inputOutput`` mappings become: ``engine.spiff.camunda``)."""
+
+    def create_task(self) -> OperatorServiceTask:
+        operator = camunda.operator_name(self.node)
+        if operator and "serviceTaskOperator" not in self.parse_extensions():
+            return self.spec_class(self.spec, self.bpmn_id, operation_name=operator, operation_params={},
+                                   result_variable=f"{self.bpmn_id}_result", **self.bpmn_attributes)
+        return super().create_task()
 
 
 class _BoundedTimers:
@@ -42,31 +53,49 @@ class _BoundedTimers:
         return bounded(super().parse_timer_event(event))  # type: ignore[misc]
 
 
-_TIMER_PARSERS: dict[type, type] = {}
+class _UnconditionalFlows:
+    """Mixed into a gateway parser: an outgoing flow of an exclusive or inclusive gateway with no
+    condition (and not the default) is always taken, as Camunda 7 and Flowable take it (an
+    exclusive gateway takes the first true flow in document order). SpiffWorkflow refuses it."""
+
+    def connect_outgoing(self, outgoing_task: Any, sequence_flow_node: Any, is_default: bool) -> None:
+        if not is_default and self.parse_condition(sequence_flow_node) is None:  # type: ignore[attr-defined]
+            self.task.connect_outgoing_if("True", outgoing_task)  # type: ignore[attr-defined]
+            return
+        super().connect_outgoing(outgoing_task, sequence_flow_node, is_default)  # type: ignore[misc]
+
+
+_MIXED: dict[tuple[type, type], type] = {}
+
+
+def _mixed(mixin: type, parser_class: type) -> type:
+    if (mixin, parser_class) not in _MIXED:
+        _MIXED[mixin, parser_class] = type(parser_class.__name__, (mixin, parser_class), {"__module__": __name__})
+    return _MIXED[mixin, parser_class]
 
 
 def _bounded_timers(classes: dict[str, tuple[type, type]]) -> dict[str, tuple[type, type]]:
-    """The parser table with each event parser (anything that may read a timer) made bounded."""
+    """The parser table with each event parser (anything that may read a timer) made bounded,
+    and each conditional gateway parser taking flows without a condition."""
     table = {}
     for tag, (parser_class, spec_class) in classes.items():
         if issubclass(parser_class, EventDefinitionParser):
-            if parser_class not in _TIMER_PARSERS:
-                _TIMER_PARSERS[parser_class] = type(parser_class.__name__, (_BoundedTimers, parser_class),
-                                                    {"__module__": __name__})
-            parser_class = _TIMER_PARSERS[parser_class]
+            parser_class = _mixed(_BoundedTimers, parser_class)
+        elif issubclass(parser_class, ConditionalGatewayParser):
+            parser_class = _mixed(_UnconditionalFlows, parser_class)
         table[tag] = (parser_class, spec_class)
     return table
 
 
-class AicmpSpiffParser(SpiffBpmnParser):
+class AicmpSpiffParser(ProcessDataStores, SpiffBpmnParser):
     OVERRIDE_PARSER_CLASSES = _bounded_timers({
         **SpiffBpmnParser.PARSER_CLASSES,
         **SpiffBpmnParser.OVERRIDE_PARSER_CLASSES,
-        full_tag("serviceTask"): (ServiceTaskParser, OperatorServiceTask),
+        full_tag("serviceTask"): (_OperatorServiceTaskParser, OperatorServiceTask),
     })
 
 
-class AicmpCamundaParser(CamundaParser):
+class AicmpCamundaParser(ProcessDataStores, CamundaParser):
     OVERRIDE_PARSER_CLASSES = _bounded_timers({
         **CamundaParser.PARSER_CLASSES,
         **CamundaParser.OVERRIDE_PARSER_CLASSES,

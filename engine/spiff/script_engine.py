@@ -8,6 +8,7 @@ from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 
 from engine.sandbox import SandboxEnvironment
+from engine.spiff import juel
 from engine.spiff.durations import InvalidTimer
 from engine.spiff.serializer import unstorable
 
@@ -33,10 +34,29 @@ class AicmpScriptEngine(PythonScriptEngine):
         self.refused_timers.append(error)
         self.service_host.incidents.append(IncidentNote(task, "timer-error", error.message))
 
+    def evaluate(self, task: Any, expression: str, external_context: dict[str, Any] | None = None) -> Any:
+        """Evaluate in the sandbox; a JUEL expression (``${...}``, Camunda 7 models) is first
+        compiled to the Python the sandbox checks (``engine.spiff.juel``), never run any other way."""
+        if juel.is_juel(expression):
+            try:
+                source = juel.to_python(expression)
+            except juel.JuelUnsupported as exc:
+                raise WorkflowTaskException(f"Error evaluating expression '{expression}': unsupported JUEL: {exc}",
+                                            task=task) from None
+            external_context = {**juel.helpers(task.data), **(external_context or {})}
+            try:
+                return super().evaluate(task, source, external_context)
+            except WorkflowTaskException as exc:
+                exc.add_note(f"(JUEL {expression!r})")
+                raise
+        return super().evaluate(task, expression, external_context)
+
     def execute(self, task: Any, script: str, external_context: dict[str, Any] | None = None) -> Any:
         """Run a script; one that leaves a value the instance cannot store (bytes, a set, a tuple key,
         NaN, a huge int, ...) fails like a script that raised: its task data is put back as it was
         and the task errors, naming the variable (engine.runtime.storable)."""
+        if juel.TEXT in script or juel.VARS in script:  # compiled JUEL (camunda:inputOutput mappings)
+            external_context = {**juel.helpers(task.data), **(external_context or {})}
         before = dict(task.data)
         result = super().execute(task, script, external_context)
         for name, value in task.data.items():

@@ -28,6 +28,7 @@ from uuid import UUID
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.serializer.default.task_spec import BpmnTaskSpecConverter
+from SpiffWorkflow.bpmn.serializer.helpers import BpmnDataSpecificationConverter
 from SpiffWorkflow.bpmn.serializer.helpers.registry import DefaultRegistry
 from SpiffWorkflow.bpmn.specs.bpmn_process_spec import BpmnProcessSpec
 from SpiffWorkflow.camunda.serializer import DEFAULT_CONFIG as CAMUNDA_CONFIG
@@ -35,6 +36,7 @@ from SpiffWorkflow.spiff.serializer import DEFAULT_CONFIG as SPIFF_CONFIG
 from SpiffWorkflow.spiff.serializer.task_spec import ServiceTaskConverter
 from SpiffWorkflow.spiff.specs.defaults import ServiceTask as SpiffServiceTask
 
+from engine.spiff.datastores import ProcessDataStore
 from engine.spiff.specs import CamundaServiceTask, OperatorServiceTask
 from engine.spiff.timer_events import BOUNDED
 
@@ -144,6 +146,7 @@ def _config(kind: str) -> dict:
     # before they existed restore to them too
     for spiff_class, ours in BOUNDED.items():
         cfg[ours] = cfg.pop(spiff_class)
+    cfg[ProcessDataStore] = BpmnDataSpecificationConverter  # data stores as process data
     return cfg
 
 

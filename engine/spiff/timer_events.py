@@ -28,7 +28,7 @@ from typing import Any, TypeVar
 from SpiffWorkflow.bpmn.specs.event_definitions import timer as spiff
 
 from engine import clock
-from engine.spiff.durations import InvalidTimer, cycle_timer, date_timer, duration_timer
+from engine.spiff.durations import InvalidTimer, cycle_timer, date_timer, duration_timer, literal
 
 T = TypeVar("T")
 REFUSED = "timer_error"  # task internal data: why this task's timer value was refused
@@ -51,7 +51,9 @@ class _Bounded:
 
     def _read(self, my_task: Any, reader: Callable[[object], T]) -> T | None:
         engine = my_task.workflow.script_engine
-        value = engine.evaluate(my_task, self.expression)
+        value = literal(self.expression)  # an ISO 8601 literal as Camunda models write it, unquoted
+        if value is None:
+            value = engine.evaluate(my_task, self.expression)
         try:
             return reader(value)
         except InvalidTimer as exc:

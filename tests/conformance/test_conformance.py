@@ -5,6 +5,11 @@ beside the checkout) records what SpiffWorkflow alone did with each file. Every 
 the end must pass ``aicmp bpmn check`` and ``aicmp bpmn simulate`` here, unless
 ``exemptions.tsv`` beside this test lists it with the rule that refuses it and why.
 
+Beyond the baseline, every executable file of the corpus (232) is parsed, checked and run
+(``tests.conformance.measure``): the per-file report lands in the test's tmp dir as
+``conformance.tsv``, a one-line summary is printed at the end, and no file that ``runs.tsv``
+records as running may stop running.
+
 Without the corpus this whole module is skipped, in one line saying where to put it; with
 ``AICMP_REQUIRE_CONFORMANCE=1`` (``.ci/run`` sets it) a missing corpus fails instead.
 """
@@ -17,7 +22,6 @@ from pathlib import Path
 
 import pytest
 
-from engine.designer import check, simulate_file
 from engine.spiff.xmlcheck import (
     called_process_ids,
     element_lines,
@@ -27,11 +31,11 @@ from engine.spiff.xmlcheck import (
     script_sites,
     xsd_findings,
 )
+from tests.conformance import measure
 from tests.helpers import CONFORMANCE, CONFORMANCE_MISSING, CONFORMANCE_REQUIRED
 
 BASELINE = CONFORMANCE / "baseline-spiffworkflow-3.2.0.tsv"
 EXEMPTIONS = Path(__file__).with_name("exemptions.tsv")
-MAX_BYTES = 5 * 1024 * 1024
 
 pytestmark = pytest.mark.conformance
 
@@ -65,21 +69,56 @@ def test_exemptions_name_real_baseline_files_with_a_rule_and_reason():
         assert row["rule"].strip() and row["reason"].strip(), name
 
 
+def measured(name: str, baseline: str = "completed") -> measure.FileReport:
+    """Parse, check and run ``name`` once per session (both tests below read the same report)."""
+    if name not in measure.MEASURED:
+        measure.MEASURED[name] = measure.measure_file(name, baseline)
+    return measure.MEASURED[name]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def conformance_report(tmp_path_factory: pytest.TempPathFactory):
+    """At the end: the per-file TSV under the tmp dir (conftest.py prints the summary line)."""
+    yield
+    if measure.MEASURED:
+        measure.REPORT_FILE = tmp_path_factory.mktemp("conformance") / "conformance.tsv"
+        measure.write_tsv(list(measure.MEASURED.values()), measure.REPORT_FILE)
+
+
 @pytest.mark.parametrize("name", baseline_completed())
 def test_baseline_file_checks_and_runs_to_the_end(name: str):
     exempt = exemptions().get(name)
-    path = CONFORMANCE / name
-    report = check(path, max_bytes=MAX_BYTES)
-    ran = None
-    if report.ok:
-        _report, result = simulate_file(path, max_bytes=MAX_BYTES)
-        ran = result
-    passed = report.ok and ran is not None and ran.completed
+    report = measured(name)
     if exempt is not None:
-        assert not passed, f"{name} passes now: remove it from exemptions.tsv"
+        assert not report.run, f"{name} passes now: remove it from exemptions.tsv"
         return
-    assert report.ok, "check failed: " + "; ".join(str(e) for e in report.errors)
-    assert ran is not None and ran.completed, f"did not finish: {ran.problem}; path {ran.path}"
+    assert report.check, "check failed: " + report.reason
+    assert report.run, f"did not finish: {report.reason}"
+
+
+def _executable() -> list[tuple[str, str]]:
+    return measure.executable_files()
+
+
+def test_every_executable_file_is_recorded():
+    files = {name for name, _ in _executable()}
+    assert len(files) == 232
+    assert set(measure.recorded()) == files, "regenerate tests/conformance/runs.tsv (see tests/conformance/measure.py)"
+
+
+@pytest.mark.parametrize(("name", "baseline"), _executable())
+def test_executable_file_runs_as_recorded_or_better(name: str, baseline: str):
+    """A file ``runs.tsv`` records as running still runs to the end; one that fails fails for a
+    named reason; one that now runs where it did not asks for the list to be regenerated."""
+    report = measured(name, baseline)
+    was = measure.recorded().get(name, {}).get("run")
+    if was == "ok":
+        assert report.run, f"{name} ran to the end before and no longer does: {report.reason}"
+    elif report.run:
+        pytest.fail(f"{name} runs to the end now: regenerate tests/conformance/runs.tsv "
+                    "(.venv/bin/python -m tests.conformance.measure --write-runs)")
+    else:
+        assert report.category != "other", f"{name} fails for a reason no category names: {report.reason}"
 
 
 def corpus_files() -> list[Path]:

@@ -118,11 +118,17 @@ def test_a_tenant_admin_adds_a_step_to_its_approval_variant_and_deploys_it(brows
     assert page.locator(".finding-element").count() == 0
     shot(page, FOLDER, "04-deployed-v2")
 
-    # simulated: the bare PT48H is a name, not a duration, when the timer starts; the run stops
-    # there, and the elements it stopped at are marked
+    # simulated: the bare PT48H is an ISO 8601 literal, so the run reaches the end
     page.click("#simulate")
-    page.wait_for_selector("#simulate-result")
-    assert "PT48H" in page.inner_text("#simulate-result")
+    page.wait_for_selector("#simulate-result >> text=reached an end event")
+    # a timer naming a variable nobody set stops the run when the timer starts, and the elements
+    # it stopped at are marked
+    page.evaluate(SELECT, "approval_deadline")  # a boundary event: selected through the modeler, not a click
+    page.fill("[data-prop=timer]", "missing_timeout")
+    page.press("[data-prop=timer]", "Enter")
+    page.click("#properties h2")
+    page.click("#simulate")
+    page.wait_for_selector("#simulate-result >> text=missing_timeout")
     assert page.locator(".djs-element.stopped-element[data-element-id=org_approve]").count() == 1
     shot(page, FOLDER, "04a-simulation-stopped")
     # the timer as a Python string: the path taken is highlighted (flows included), the new step on it

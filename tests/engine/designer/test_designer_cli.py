@@ -10,7 +10,7 @@ import pytest
 
 from api.cli import main
 from engine.runtime.steps import MAX_STEPS
-from tests.helpers import DATA
+from tests.helpers import CONFORMANCE, DATA
 
 
 @pytest.fixture
@@ -105,6 +105,18 @@ def test_simulate_stops_at_the_step_limit_naming_what_it_kept_visiting(models, c
     assert code == 1 and not result["completed"]
     assert result["problem"].startswith("no end after 60 steps (the step limit)")
     assert all(name in result["problem"] for name in ("Merge", "Count", "Done?"))
+
+
+def test_simulate_stops_at_the_step_limit_when_only_unmatched_messages_keep_it_going(capsys):
+    """A message answered that nothing correlates with moves no task and changes the state each
+    time: every such round counts as a step, so the run ends at the limit instead of spinning."""
+    model = CONFORMANCE / "spiffworkflow" / "spiff" / "data" / "waiting_event.bpmn"
+    if not model.is_file():
+        pytest.skip(f"the conformance corpus is not at {CONFORMANCE}")
+    code = main(["bpmn", "simulate", str(model), "--max-steps", "200", "--json"])
+    result = json.loads(capsys.readouterr().out)
+    assert code == 1 and not result["completed"]
+    assert result["problem"].startswith("no end after 200 steps (the step limit): it kept answering messages")
 
 
 def test_simulate_stops_at_the_runtimes_limit_of_one_advance(models, capsys):
