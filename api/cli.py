@@ -171,7 +171,8 @@ def cmd_seed(args: argparse.Namespace) -> int:
     progress = _progress()
     if progress:
         progress("opening the database (migrating its schema if it is old)")
-    report = seed(assemble(), demo_quota=True, progress=progress)
+    engine = assemble()
+    report = seed(engine, demo_quota=True, progress=progress, simulator=engine.settings.demo_cloud)
     print(f"tenants created: {', '.join(report.tenants_created) or 'none (already there)'}")
     print(f"built-in roles created: {', '.join(report.roles_created) or 'none (already there)'}")
     print(f"demo users created: {', '.join(report.users_created) or 'none (already there)'}")

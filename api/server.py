@@ -42,7 +42,7 @@ def prepare() -> tuple[Engine, bool]:
     if empty:
         from seed import seed
 
-        report = seed(engine, demo_quota=True)
+        report = seed(engine, demo_quota=True, simulator=engine.settings.demo_cloud)
         generated = bool(report.generated_password and report.users_created)
         print(f"seeded demo data: tenants {', '.join(report.tenants_created)}; "
               f"processes {', '.join(report.definitions) or 'none'}")

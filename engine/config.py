@@ -110,6 +110,9 @@ class Settings:
     # (engine.domains.resources.endpoints): none by default
     tenant_endpoint_networks: tuple[Network, ...] = field(
         default_factory=lambda: _networks("AICMP_TENANT_ENDPOINT_NETWORKS"))
+    # the demo seed (``aicmp seed``, a fresh ``aicmp serve``) adds a simulated cloud with resource pools
+    # (seed.simulator), so an approved application is placed and provisioned; off: no pools, as before
+    demo_cloud: bool = field(default_factory=lambda: _bool("AICMP_DEMO_CLOUD", True))
     # the application flow: how long an approval step may take before it escalates (ISO 8601)
     approval_timeout: str = field(default_factory=lambda: os.environ.get("AICMP_APPROVAL_TIMEOUT") or "PT24H")
     max_attachment_bytes: int = field(default_factory=lambda: _int("AICMP_MAX_ATTACHMENT_BYTES", 10 * 1024 * 1024))

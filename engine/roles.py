@@ -34,7 +34,8 @@ PERMISSIONS = (
     "account:read", "account:manage", "voucher:read", "voucher:claim", "voucher:redeem", "voucher:manage",
     "billing:read", "billing:quote", "billing:manage", "usage:ingest",
     "cloud-account:read", "cloud-account:manage", "resource-pool:read", "resource-pool:manage",
-    "resource:read", "resource:manage",
+    "resource:read", "resource:manage", "resource:operate",
+    "work-order:read",
 )
 
 
@@ -56,7 +57,7 @@ BUILTIN_ROLES: tuple[BuiltinRole, ...] = (
         "account:read", "account:manage", "voucher:read", "voucher:manage",
         "billing:read", "billing:quote", "billing:manage", "usage:ingest",
         "cloud-account:read", "cloud-account:manage", "resource-pool:read", "resource-pool:manage",
-        "resource:read", "resource:manage"), "all"),
+        "resource:read", "resource:manage", "resource:operate", "work-order:read"), "all"),
     BuiltinRole("process_designer", "Process designer", (
         "process-definition:deploy", "process-definition:read", "process-instance:read", "incident:read",
         "catalog:read", "site-message:read"), "all"),
@@ -67,17 +68,18 @@ BUILTIN_ROLES: tuple[BuiltinRole, ...] = (
         "task:read", "task:work", "catalog:read", "application:create", "application:read", "application:manage",
         "site-message:read", "account:read", "voucher:read", "voucher:claim", "voucher:redeem",
         "billing:read", "billing:quote", "usage:ingest",
-        "cloud-account:read", "cloud-account:manage", "resource-pool:read", "resource:read", "resource:manage"), "all"),
+        "cloud-account:read", "cloud-account:manage", "resource-pool:read", "resource:read", "resource:manage",
+        "resource:operate", "work-order:read"), "all"),
     BuiltinRole("approver", "Approver", (
         "organization:read", "business-system:read", "user:read", "quota:read", "process-definition:read",
         "process-instance:start", "process-instance:read", "task:read", "task:work",
         "catalog:read", "application:create", "application:read", "site-message:read",
-        "billing:quote"), "org_and_below"),
+        "billing:quote", "work-order:read"), "org_and_below"),
     BuiltinRole("tenant_user", "Tenant user", (
         "organization:read", "business-system:read", "quota:read", "process-definition:read",
         "process-instance:start", "process-instance:read", "task:read", "task:work",
         "catalog:read", "application:create", "application:read", "site-message:read", "account:read",
-        "voucher:read", "billing:quote"), "mine"),
+        "voucher:read", "billing:quote", "resource:read", "resource:operate", "work-order:read"), "mine"),
 )
 
 

@@ -69,6 +69,7 @@ class SeedReport:
     quotas_seeded: list[str] = field(default_factory=list)
     generated_password: str | None = None  # set only when this run generated the demo password
     definitions: list[str] = field(default_factory=list)
+    simulator: list[str] = field(default_factory=list)  # the demo cloud's account and plans made now
 
 
 def product_files(root: Path = ROOT) -> dict[str, bytes]:
@@ -83,11 +84,14 @@ def product_files(root: Path = ROOT) -> dict[str, bytes]:
 
 def seed(engine: Engine, *, demo_password: str | None = None,
          announce: Callable[[str], None] | None = print, demo_quota: bool = False,
-         progress: Callable[[str], None] | None = None) -> SeedReport:
+         progress: Callable[[str], None] | None = None, simulator: bool = False) -> SeedReport:
     """Create what is missing. ``demo_password`` beats ``AICMP_DEMO_PASSWORD``; without either a
     password is generated for the users created now and passed once to ``announce``.
     ``demo_quota`` (``aicmp seed`` and a fresh ``aicmp serve``) also gives each tenant a quota.
-    ``progress`` hears what each (slow) part is doing (``aicmp seed`` on a terminal)."""
+    ``progress`` hears what each (slow) part is doing (``aicmp seed`` on a terminal).
+    ``simulator`` (``aicmp seed`` and a fresh ``aicmp serve``) also adds the demo's simulated cloud
+    (``seed.simulator``: a platform account with four pools, prices for the demo specs), so an approved
+    application runs end to end."""
     step = progress or (lambda _message: None)
     report = SeedReport()
     with engine.db.read() as s:
@@ -115,6 +119,11 @@ def seed(engine: Engine, *, demo_password: str | None = None,
         announce(f"demo users {', '.join(report.users_created)} have the password "
                  f"{report.generated_password!r} (shown once, not stored; set AICMP_DEMO_PASSWORD to choose one)")
 
+    if simulator:
+        from seed.simulator import seed_simulator
+
+        step("the demo's simulated cloud: account, pools, prices")
+        report.simulator = seed_simulator(engine)
     files = product_files()
     if any(file_kind(n) == "bpmn" for n in files):
         step(f"deploying {len(files)} process, decision and form files")

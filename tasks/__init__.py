@@ -10,8 +10,11 @@ from tasks import (  # noqa: F401 - importing a module registers its operators
     notify,
     orders,
     placement,
+    provisioning,
     quota,
+    resource_actions,
     vouchers,
+    work_orders,
 )
 from tasks.registry import REGISTRY, Operator, OperatorError, OperatorRegistry, operator
 

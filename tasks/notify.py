@@ -22,6 +22,15 @@ TEMPLATES = {
     "quota_short": ("Application {number}: quota short",
                     "Application {number} \"{title}\" does not fit the quota.{comment}"),
     "cancelled": ("Application {number} cancelled", "Application {number} \"{title}\" was cancelled."),
+    "unit_running": ("Application {number}: a resource of order {order} is running",
+                     "A resource of order {order} (application {number}) is running.{comment}"),
+    "order_running": ("Application {number}: order {order} is running",
+                      "Every resource of order {order} (application {number}) runs."),
+    "order_partial": ("Application {number}: order {order} is partly running",
+                      "Some resources of order {order} (application {number}) run; the others could not be "
+                      "provided.{comment}"),
+    "order_failed": ("Application {number}: order {order} failed",
+                     "No resource of order {order} (application {number}) could be provided.{comment}"),
 }
 
 

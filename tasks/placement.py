@@ -1,10 +1,15 @@
-"""Placement operators: the three plans (and custom) for an instance, and a what-if.
+"""Placement operators: the three plans (and custom) for an instance, a what-if, and the placement
+step of an application (``propose``, ``pick``, ``confirm``).
 
 The solver is pure computation that lives in the placement domain (engine.domains.placement: it
 is shared with ``aicmp placement solve``); operators never import engine, so they reach it through
 the ``placement`` port (``tasks.ports.PlacementPort``), like any operator reaches the platform. An
 instance the port refuses as malformed becomes the BPMN error ``INVALID_INSTANCE``; an instance
 that cannot be fully placed is not an error: its plans say what was left out and why.
+
+The placement step keeps the plans out of the process data (an instance of 1,000 pools would bloat
+every save): ``propose`` stores them through the port and returns their figures only; the
+application detail shows them in full. ``confirm`` returns the shared ``placement_choice``.
 """
 
 from __future__ import annotations
@@ -82,3 +87,48 @@ def what_if(instance: dict[str, Any], objective: str, drain: list[str] | None = 
                                            time_limit_s=time_limit_s)
     except Refused as refused:
         raise OperatorError(refused.code, refused.message) from refused
+
+
+def _port_call(call: Any, *args: Any, **kwargs: Any) -> Any:
+    try:
+        return call(*args, **kwargs)
+    except Refused as refused:
+        raise OperatorError(refused.code, refused.message) from refused
+
+
+@operator("placement/propose", description="Solve an application's placement plans and offer them to its applicant")
+def propose(application_id: str, weights: dict[str, Any] | None = None,
+            time_limit_s: float | None = None) -> dict[str, Any]:
+    """The plans for ``application_id`` (cost, performance, balance; custom with ``weights``) on the
+    pools its tenant may use, stored for the applicant to pick from: {skipped: False, round, weights,
+    objectives, plans: [figures]}. {skipped: True, reason} when there is nothing to choose: the tenant
+    may use no pool, no plan places a single copy, or an item cannot go whole to one pool (INVALID_ITEMS)."""
+    ports = current()
+    pools = _port_call(ports.placement.pools)
+    if not pools:
+        return {"skipped": True, "reason": "no pool to place on"}
+    try:
+        requests = requests_from(_port_call(ports.applications.get, application_id)["items"])
+    except OperatorError as exc:
+        if exc.code != "INVALID_ITEMS":
+            raise
+        return {"skipped": True, "reason": exc.message}
+    out = _port_call(ports.placement.plans, {"requests": requests, "pools": pools},
+                     weights=_mapping(weights, "weights", optional=True), time_limit_s=time_limit_s)
+    if not any(p.get("placed") for p in out["plans"]):
+        return {"skipped": True, "reason": "no pool the tenant may use can take any of the items"}
+    return _port_call(ports.placement.record_plans, application_id, out["plans"], weights)
+
+
+@operator("placement/pick", description="Record the applicant's pick of one placement plan")
+def pick(application_id: str, objective: str) -> dict[str, Any]:
+    """The picked plan's figures; the BPMN error NO_SUCH_PLAN when the latest round has none of
+    that objective (custom weights not solved yet)."""
+    return _port_call(current().placement.pick, application_id, objective)
+
+
+@operator("placement/confirm", description="An operator approves the picked placement plan or returns it")
+def confirm(application_id: str, decision: str, comment: str | None = None) -> dict[str, Any] | None:
+    """``approve``: the placement choice, stored ({objective, weights, assignments, placed, cost,
+    performance, max_util}); ``return``: None, the applicant picks again (``comment`` says why)."""
+    return _port_call(current().placement.confirm, application_id, decision, comment)

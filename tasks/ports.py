@@ -169,6 +169,94 @@ class PlacementPort(Protocol):
         """The resource pools the instance's tenant may be placed on, as instance pools (id, provider,
         region, capacity, total, utilisation, unit_cost, perf)."""
 
+    def record_plans(self, application_id: str, plans: list[dict[str, Any]],
+                     weights: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Store a round of plans for the instance's application (the applicant decides again):
+        {skipped: False, round, weights, objectives, plans: [figures]}, small whatever the instance."""
+
+    def pick(self, application_id: str, objective: str) -> dict[str, Any]:
+        """The applicant's pick of the latest round (the plan's figures); ``Refused("NO_SUCH_PLAN")``
+        when the round has no plan of that objective."""
+
+    def confirm(self, application_id: str, decision: str, comment: str | None = None) -> dict[str, Any] | None:
+        """An operator's decision on the pick: ``approve`` stores and returns the placement choice
+        ({objective, weights, assignments, placed, cost, performance, max_util}); ``return`` sends it
+        back to the applicant with ``comment`` (None)."""
+
+
+class ResourceActionsPort(Protocol):
+    """A resource request (terminate, start, stop, reboot, resize) for the process this domain
+    started for it (engine.domains.resource_actions); ``request_id`` is its business key."""
+
+    def get(self, request_id: str) -> dict[str, Any]:
+        """request_id, tenant_id, kind, status, resource_id, order_id, params, requested_by,
+        resource_name, unit (a termination's provisioning unit, or None)."""
+
+    def mark(self, request_id: str, status: str, result: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Move the request to ``status`` (result merged into its record); returns {status, previous}."""
+
+    def approvers(self, request_id: str, role: str) -> list[str]:
+        """Holders of ``role`` in the requester's nearest organisation upwards that has any."""
+
+    def decision(self, request_id: str, step: str, decision: str, comment: str | None) -> dict[str, Any]:
+        """Record one approval step's decision on a pending request."""
+
+    def release_quota(self, request_id: str) -> dict[str, str]:
+        """Give back one copy of the terminated resource's order line as used quota, once."""
+
+
+class ProvisioningPort(Protocol):
+    """Provisioning units (engine.domains.provisioning): one per copy of an order line. Only the
+    platform's own processes change them, for the order of the application they run for; anything
+    else is ``Refused("UNKNOWN_ORDER" / "UNKNOWN_UNIT")``."""
+
+    def plan(self, order_id: str, placement_choice: dict[str, Any] | None) -> dict[str, Any]:
+        """The order's units (made once): {order_id, number, units: [{unit_id, title, manual, account_id,
+        pool_id, provider, spec, client_token, status}]}; copies without a usable pool are manual."""
+
+    def attempt(self, unit_id: str) -> dict[str, Any]:
+        """Count one more create attempt (status creating); returns {unit_id, attempts, status}."""
+
+    def running(self, unit_id: str, resource: dict[str, Any] | None, work_order_id: str | None = None) \
+            -> dict[str, Any]:
+        """The unit runs (on ``resource``, a ``connector/*`` result, assigned to the order's business
+        system); returns {unit_id, resource_id, started_at, billing: what billing/start takes}."""
+
+    def failed(self, unit_id: str, code: str, message: str, work_order_id: str | None = None) -> dict[str, Any]:
+        """Record the failure: status work_order (operations take over), or failed once the work
+        order ``work_order_id`` ended without a resource."""
+
+    def replace(self, unit_id: str, failed_pool_id: str | None, excluded: list[str] | None = None) -> dict[str, Any]:
+        """Another pool for the unit (not the refused ones): {unit: the re-planned unit or None, excluded}."""
+
+    def finish(self, order_id: str) -> dict[str, Any]:
+        """The order's status from its units (running, partial, failed); {status, running, failed, waiting}."""
+
+    def unit_of_resource(self, resource_id: str) -> dict[str, Any]:
+        """{unit_id, order_id, order_item_id, spec_id, business_system_id, organization_id, status}."""
+
+    def terminated(self, unit_id: str) -> dict[str, Any]:
+        """The unit whose resource the calling termination ends is terminated; returns {unit_id, status}."""
+
+
+class WorkOrdersPort(Protocol):
+    """Work orders for operations (engine.domains.work_orders), opened and moved by the platform's own
+    processes (``bpmn/work_order.bpmn``) in their tenant only; another tenant's id answers
+    ``Refused("UNKNOWN_WORK_ORDER")``. Each returns {work_order_id, number, status, result, applicant,
+    comment}."""
+
+    def open(self, kind: str, title: str, details: dict[str, Any] | None, source_key: str, *,
+             order_id: str | None = None, resource_id: str | None = None, unit_id: str | None = None
+             ) -> dict[str, Any]:
+        """The tenant's work order of ``source_key``, opened now (``created``: true) or found."""
+
+    def update(self, work_order_id: str, status: str, result: dict[str, Any] | None = None,
+               comment: str | None = None) -> dict[str, Any]:
+        """Move it to ``status`` (done with the operations ``result``; reopened, accepted or cancelled)."""
+
+    def escalate(self, work_order_id: str) -> dict[str, Any]:
+        """Operations did not finish in time: note it; also returns tenant_id, title, escalated_at."""
+
 
 class Ports(Protocol):
     """The ports of one transaction. The engine builds each on first access, by name, from what
@@ -182,6 +270,9 @@ class Ports(Protocol):
     billing: BillingPort
     resources: ResourcesPort
     placement: PlacementPort
+    provisioning: ProvisioningPort
+    resource_actions: ResourceActionsPort
+    work_orders: WorkOrdersPort
 
 
 _BOUND: ContextVar[tuple[Any, ...]] = ContextVar("aicmp_ports", default=())

@@ -65,11 +65,19 @@ class Server:
     url: str
     log: Path | None = None
     _stopper: Callable[[], None] | None = field(default=None, repr=False)
+    _restarter: Callable[[], None] | None = field(default=None, repr=False)
 
     def stop(self) -> None:
         stopper, self._stopper = self._stopper, None
         if stopper is not None:
             stopper()
+
+    def restart(self) -> None:
+        """Stop the server cleanly and start it again on the same port with the same data (durable
+        queues and their persistent messages survive); only for servers that support it."""
+        if self._restarter is None or self._stopper is None:
+            raise RuntimeError("this server cannot be restarted (not started here, or stopped)")
+        self._restarter()
 
     def __enter__(self) -> Server:
         return self
@@ -438,33 +446,43 @@ def start_rabbitmq(workdir: Path) -> Server:
             _stop_process(epmd, timeout=5)
             shutil.rmtree(base / "mnesia", ignore_errors=True)
 
+        def launch() -> None:
+            nonlocal node_proc
+            offset = log.stat().st_size if log.exists() else 0  # a restart: read only the new lines
+            with open(log, "ab") as node_out:  # its own handle: a restart comes after `out` closed
+                node_proc = subprocess.Popen(
+                    [str(RABBITMQ_BIN / "rabbitmq-server")],
+                    stdin=subprocess.DEVNULL,
+                    stdout=node_out,
+                    stderr=subprocess.STDOUT,
+                    env=env,
+                    cwd=base,
+                    start_new_session=True,  # own process group: stop() kills all of it
+                )
+            deadline = time.monotonic() + READY_TIMEOUT_S
+            # Ready = OUR node logged its listener (not some other process that took the port
+            # between _free_port() and now) and the port speaks AMQP.
+            listening = f"started TCP listener on 127.0.0.1:{amqp_port}"
+            while not (listening in log.read_bytes()[offset:].decode(errors="replace") and _amqp_ready(amqp_port)):
+                if node_proc.poll() is not None:
+                    raise _fail(f"rabbitmq-server exited with {node_proc.returncode} during boot", log)
+                if time.monotonic() > deadline:
+                    raise _fail(f"rabbitmq-server not ready after {READY_TIMEOUT_S:.0f} s", log)
+                time.sleep(0.2)
+
+        def restart() -> None:
+            if node_proc is not None:
+                _stop_process(node_proc)  # SIGTERM: a clean shutdown that keeps durable data
+            launch()
+
         try:
             deadline = time.monotonic() + 10
             while not _port_open(epmd_port):
                 if epmd.poll() is not None or time.monotonic() > deadline:
                     raise _fail(f"epmd did not start on port {epmd_port}", log)
                 time.sleep(0.05)
-
-            node_proc = subprocess.Popen(
-                [str(RABBITMQ_BIN / "rabbitmq-server")],
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                env=env,
-                cwd=base,
-                start_new_session=True,  # own process group: stop() kills all of it
-            )
-            deadline = time.monotonic() + READY_TIMEOUT_S
-            # Ready = OUR node logged its listener (not some other process that took the port
-            # between _free_port() and now) and the port speaks AMQP.
-            listening = f"started TCP listener on 127.0.0.1:{amqp_port}"
-            while not (listening in log.read_text(errors="replace") and _amqp_ready(amqp_port)):
-                if node_proc.poll() is not None:
-                    raise _fail(f"rabbitmq-server exited with {node_proc.returncode} during boot", log)
-                if time.monotonic() > deadline:
-                    raise _fail(f"rabbitmq-server not ready after {READY_TIMEOUT_S:.0f} s", log)
-                time.sleep(0.2)
+            launch()
         except BaseException:
             stop()
             raise
-    return Server(url=f"amqp://guest:guest@127.0.0.1:{amqp_port}//", log=log, _stopper=stop)
+    return Server(url=f"amqp://guest:guest@127.0.0.1:{amqp_port}//", log=log, _stopper=stop, _restarter=restart)

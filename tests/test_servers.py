@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 import uuid
 
@@ -75,3 +76,33 @@ def test_rabbitmq_publish_and_consume(rabbitmq_server):
             assert message.decode() == {"hello": "world"}
             message.ack()
             bound.delete()
+
+
+@pytest.mark.rabbitmq
+def test_a_restarted_rabbitmq_keeps_durable_queues_and_persistent_messages(tmp_path):
+    from kombu import Connection, Exchange, Queue
+
+    from tests import servers
+
+    try:
+        broker = servers.start_rabbitmq(tmp_path / "rabbitmq")
+    except servers.ServerNotInstalled as exc:
+        if os.environ.get("AICMP_REQUIRE_SERVERS", "") not in ("", "0"):
+            pytest.fail(f"{exc} (AICMP_REQUIRE_SERVERS=1)", pytrace=False)
+        pytest.skip(str(exc))
+    name = "aicmp-restart"
+    exchange = Exchange(name, type="direct", durable=True)
+    queue = Queue(name, exchange, routing_key=name, durable=True)
+    try:
+        with Connection(broker.url, connect_timeout=10) as conn, conn.channel() as channel:
+            queue(channel).declare()
+            conn.Producer(channel).publish({"kept": True}, exchange=exchange, routing_key=name, serializer="json",
+                                           delivery_mode=2, confirm_publish=True)
+        broker.restart()
+        with Connection(broker.url, connect_timeout=10) as conn, conn.channel() as channel:
+            message = queue(channel).get(no_ack=True)
+            assert message is not None and message.decode() == {"kept": True}
+    finally:
+        broker.stop()
+    with pytest.raises(RuntimeError):
+        broker.restart()  # a stopped server is not started again behind the caller's back

@@ -28,7 +28,8 @@ MODULES = (
     "catalog", "cart", "applications", "site_messages",
     "price_plans", "quotes", "usage", "bills",
     "accounts", "vouchers",
-    "cloud_accounts", "resource_pools", "resources",
+    "cloud_accounts", "resource_pools", "resources", "resource_actions",
+    "work_orders",
     # processes
     "process_definitions", "operators", "process_instances", "incidents", "tasks",
 )

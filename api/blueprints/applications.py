@@ -99,16 +99,27 @@ class ApplicationTaskSchema(OpenTaskSchema):
     due_at = fields.DateTime(allow_none=True, metadata={"description": "when it escalates"})
 
 
+class OrderItemSchema(ApplicationItemSchema):
+    provisioning = fields.Dict(metadata={
+        "description": "once provisioning planned the order: how many of this line's units are running, "
+                       "waiting (planned, creating, with operations in a work order), failed and terminated, "
+                       "and each unit (id, copy_no, status, pool_id, resource_id, attempts, last_error, "
+                       "work_order_id)"})
+
+
 class ApplicationOrderSchema(Schema):
     id = fields.String()
     number = fields.String()
-    status = fields.String()
+    status = fields.String(metadata={"description": "created, provisioning, then running (every unit runs), "
+                                                    "partial (some run, the others failed) or failed"})
     application_id = fields.String()
     organization_id = fields.String()
     business_system_id = fields.String()
     applicant = fields.String()
     created_at = fields.DateTime()
-    items = fields.List(fields.Nested(ApplicationItemSchema))
+    items = fields.List(fields.Nested(OrderItemSchema))
+    provisioning = fields.Dict(metadata={
+        "description": "once planned: units running, waiting, failed and terminated over all lines"})
 
 
 class ApplicationSchema(Schema):
@@ -139,6 +150,13 @@ class ApplicationDetailSchema(ApplicationSchema):
     quote = fields.Dict(allow_none=True, metadata={
         "description": "what the items cost for the next 30 days (POST /api/v1/quotes); null when a spec has no "
                        "plan. Only in the answer to GET /applications/{id}"})
+    placement = fields.Dict(allow_none=True, metadata={
+        "description": "the placement step after approval (null when it did not run: no resource pool to place on): "
+                       "status (deciding, confirming, chosen), round, weights, objective (the applicant's pick), "
+                       "comment (the operator's, when returned), plans (while deciding: each objective's "
+                       "assignments, placed, cost, performance, max_util, status, gap and explanation), choice "
+                       "(once confirmed: objective, weights, assignments, placed, cost, performance, max_util). "
+                       "Only in the answer to GET /applications/{id}"})
     items = fields.List(fields.Nested(ApplicationItemSchema))
     totals = fields.Nested(ApplicationTotalsSchema)
     attachments = fields.List(fields.Nested(AttachmentSchema))

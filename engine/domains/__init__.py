@@ -15,7 +15,8 @@ from types import ModuleType
 from typing import Any
 
 INSTALLED: tuple[str, ...] = ("catalog", "cart", "applications", "orders", "billing", "accounts", "vouchers",
-                              "resources", "placement")
+                              "resources", "placement", "provisioning", "resource_actions",
+                              "work_orders")
 
 
 def _module(name: str, part: str | None = None) -> ModuleType:

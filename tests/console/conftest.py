@@ -35,7 +35,9 @@ def console_built() -> None:
 @pytest.fixture(scope="module")
 def console_server(console_built: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The base URL of a real ``aicmp serve`` over a fresh, seeded SQLite database."""
-    with serving(tmp_path_factory.mktemp("console-serve"), PASSWORD, AICMP_ARGON2_PROFILE="test") as (port, _log):
+    # no demo cloud: the walkthrough's approval goes straight to the order (no placement step to click through)
+    with serving(tmp_path_factory.mktemp("console-serve"), PASSWORD, AICMP_ARGON2_PROFILE="test",
+                 AICMP_DEMO_CLOUD="false") as (port, _log):
         yield f"http://127.0.0.1:{port}"
 
 

@@ -20,12 +20,14 @@ class FakePlacement:
     def __init__(self) -> None:
         self.calls: list[tuple[Any, ...]] = []
         self.refuse: Refused | None = None
+        self.pool_list: list[dict[str, Any]] = [{"id": "p1"}]
+        self.placed = 0
 
     def plans(self, instance, objectives=None, weights=None, time_limit_s=None):
         self.calls.append(("plans", instance, objectives, weights, time_limit_s))
         if self.refuse:
             raise self.refuse
-        return {"plans": [{"objective": "cost", "placed": 0}]}
+        return {"plans": [{"objective": "cost", "placed": self.placed}]}
 
     def what_if(self, instance, objective, drain=None, capacity=None, weights=None, time_limit_s=None):
         self.calls.append(("what_if", instance, objective, drain, capacity, weights, time_limit_s))
@@ -36,7 +38,22 @@ class FakePlacement:
 
     def pools(self):
         self.calls.append(("pools",))
-        return [{"id": "p1"}]
+        return list(self.pool_list)
+
+    def record_plans(self, application_id, plans, weights=None):
+        self.calls.append(("record_plans", application_id, plans, weights))
+        return {"skipped": False, "round": 1, "weights": weights, "objectives": [p["objective"] for p in plans],
+                "plans": plans}
+
+    def pick(self, application_id, objective):
+        self.calls.append(("pick", application_id, objective))
+        if self.refuse:
+            raise self.refuse
+        return {"objective": objective}
+
+    def confirm(self, application_id, decision, comment=None):
+        self.calls.append(("confirm", application_id, decision, comment))
+        return {"objective": "cost"} if decision == "approve" else None
 
 
 class FakeApplications:
@@ -115,3 +132,59 @@ def test_an_item_mixing_accelerator_models_cannot_be_placed_whole():
     with pytest.raises(OperatorError) as err:
         placement.requests_from([item(gpu_count=2, gpus_by_model={"A100": 1, "H100": 1})])
     assert err.value.code == "INVALID_ITEMS"
+
+
+def test_propose_with_no_pool_skips_the_step_without_reading_the_application(ports):
+    ports.placement.pool_list = []
+    assert placement.propose("app-1") == {"skipped": True, "reason": "no pool to place on"}
+    assert ports.placement.calls == [("pools",)]
+
+
+def test_propose_solves_the_applications_items_and_stores_the_plans(ports):
+    ports.placement.placed = 3
+    out = placement.propose("app-1", weights={"cost": 1, "performance": 2, "balance": 0})
+    [pools, solved, stored] = ports.placement.calls
+    assert solved[0] == "plans" and [r["id"] for r in solved[1]["requests"]] == ["item1", "item2"]
+    assert solved[1]["pools"] == [{"id": "p1"}] and solved[3] == {"cost": 1, "performance": 2, "balance": 0}
+    assert stored == ("record_plans", "app-1", [{"objective": "cost", "placed": 3}],
+                      {"cost": 1, "performance": 2, "balance": 0})
+    assert out["skipped"] is False and out["objectives"] == ["cost"]
+
+
+def test_propose_skips_the_step_when_no_plan_places_a_copy(ports):
+    out = placement.propose("app-1")
+    assert out["skipped"] is True and "any of the items" in out["reason"]
+    assert [c[0] for c in ports.placement.calls] == ["pools", "plans"]
+
+
+def test_propose_skips_an_application_whose_item_cannot_go_whole_to_one_pool(ports):
+    ports.applications.items = [item(gpu_count=2, gpus_by_model={"A100": 1, "H100": 1})]
+    out = placement.propose("app-1")
+    assert out["skipped"] is True and "mixes accelerator models" in out["reason"]
+    assert [c[0] for c in ports.placement.calls] == ["pools"]
+
+
+def test_propose_for_another_application_is_the_bpmn_error_of_the_port(ports):
+    with pytest.raises(OperatorError) as err:
+        placement.propose("app-of-another-tenant")
+    assert err.value.code == "UNKNOWN_APPLICATION"
+
+
+def test_pick_and_confirm_hand_the_decision_to_the_port(ports):
+    assert placement.pick("app-1", "performance") == {"objective": "performance"}
+    assert placement.confirm("app-1", "approve") == {"objective": "cost"}
+    assert placement.confirm("app-1", "return", "take the cheaper one") is None
+    assert ports.placement.calls == [("pick", "app-1", "performance"), ("confirm", "app-1", "approve", None),
+                                     ("confirm", "app-1", "return", "take the cheaper one")]
+
+
+def test_a_pick_of_a_plan_not_solved_is_the_bpmn_error_no_such_plan(ports):
+    ports.placement.refuse = Refused("NO_SUCH_PLAN", "no 'custom' plan in round 1")
+    with pytest.raises(OperatorError) as err:
+        placement.pick("app-1", "custom")
+    assert err.value.code == "NO_SUCH_PLAN"
+
+
+def test_the_step_operators_are_registered_by_name():
+    for name, func in (("propose", placement.propose), ("pick", placement.pick), ("confirm", placement.confirm)):
+        assert REGISTRY.get(f"placement/{name}").func is func

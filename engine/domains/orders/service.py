@@ -61,7 +61,19 @@ def describe_for_application(s: Session, application_id: str) -> dict[str, Any] 
                      .where(Order.application_id == application_id).order_by(OrderItem.position)).all()
     if not rows:
         return None
-    return _described(rows[0][0], [item for _o, item in rows if item is not None])
+    order = rows[0][0]
+    items = [item for _o, item in rows if item is not None]
+    described = _described(order, items)
+    if order.status != "created":  # planned: per line, which units run and which wait
+        from engine.domains.provisioning.service import lines
+
+        per_line = lines(s, order.tenant_id, order.id)
+        empty = {"running": 0, "waiting": 0, "failed": 0, "terminated": 0, "units": []}
+        for item, shown in zip(items, described["items"], strict=True):
+            shown["provisioning"] = per_line.get(item.id, empty)
+        described["provisioning"] = {k: sum(line[k] for line in per_line.values())
+                                     for k in ("running", "waiting", "failed", "terminated")}
+    return described
 
 
 def _described(order: Order, items: list[OrderItem]) -> dict[str, Any]:

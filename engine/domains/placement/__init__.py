@@ -16,8 +16,9 @@ search, full MILP), ``repair`` (an LP plan rounded into whole copies), ``solve``
 lexicographic stages of every plan), ``plan`` (exact figures), ``explain`` (binding constraints,
 why copies are left out, runner-up), ``whatif`` (drain a pool, change a capacity, re-solve),
 ``service`` (JSON in and out, for the CLI and the port), ``text`` (plans for a terminal),
-``pools`` (resource pools as instance pools), ``ports`` (the operator's way in). No tables:
-migration 0008 stays empty (``models``).
+``pools`` (resource pools as instance pools), ``ports`` (the operator's way in), ``models`` and
+``choices`` (the placement step of an application: plans offered, pick, confirmed choice; migration
+0012), shown on the application detail (``choices.detail``).
 """
 
 from __future__ import annotations
@@ -29,7 +30,11 @@ if TYPE_CHECKING:
 
 
 def install(engine: Engine) -> None:
-    """Register the ``placement`` port the ``placement/*`` operators call."""
-    from engine.domains.placement import ports
+    """Register the ``placement`` port the ``placement/*`` operators call, and the application
+    detail's ``placement`` (plans while deciding, the choice after)."""
+    from engine.domains.applications import service as applications
+    from engine.domains.placement import choices, ports
 
     engine.ports.register("placement", ports.Placement)
+    if choices.detail not in applications.DETAIL_HOOKS:
+        applications.DETAIL_HOOKS.append(choices.detail)

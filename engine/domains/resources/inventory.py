@@ -24,6 +24,7 @@ from engine.domains.resources.models import CloudAccount, CloudResource, Resourc
 from engine.errors import NotFound
 from engine.models import BusinessSystem, Tenant
 from engine.principal import Principal
+from engine.tenancy.scope import scope_where
 
 if TYPE_CHECKING:
     from engine.core import Engine
@@ -114,8 +115,9 @@ def list_resources(engine: Engine, principal: Principal, *, account_id: str | No
                    pool_id: str | None = None, status: str | None = None, tenant_id: str | None = None,
                    business_system_id: str | None = None, q: str | None = None, orphans: bool = False,
                    include_deleted: bool = False, offset: int = 0, limit: int = 50) -> tuple[list[dict[str, Any]], int]:
-    """``orphans``: only resources in no pool or of no tenant."""
-    where = [visible(principal)]
+    """``orphans``: only resources in no pool or of no tenant. A tenant's user sees what the data
+    scope of ``resource:read`` gives (``mine``: resources of the business systems they belong to)."""
+    where = [visible(principal), *scope_where(engine.authorizer, principal, "resource:read", CloudResource)]
     if account_id:
         where.append(CloudResource.account_id == account_id)
     if pool_id:
@@ -143,7 +145,9 @@ def list_resources(engine: Engine, principal: Principal, *, account_id: str | No
 
 def get_resource(engine: Engine, principal: Principal, resource_id: str) -> dict[str, Any]:
     with engine.db.read() as s:
-        row = s.scalars(select(CloudResource).where(CloudResource.id == resource_id, visible(principal))).first()
+        row = s.scalars(select(CloudResource).where(
+            CloudResource.id == resource_id, visible(principal),
+            *scope_where(engine.authorizer, principal, "resource:read", CloudResource))).first()
         if row is None:
             raise NotFound(f"no resource {resource_id}")
         return view(row)

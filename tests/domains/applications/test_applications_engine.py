@@ -196,13 +196,16 @@ def test_happy_path_from_draft_to_order(any_world: World) -> None:
     done = applications.get(w.engine, w.user, app["id"])
     assert done["status"] == "ordered" and done["quota_state"] == "committed" and done["approvals"] == 2
     assert done["order"]["number"].startswith("OR") and done["order"]["items"][0]["quantity"] == 2
-    assert done["current_tasks"] == [] and done["instances"][0]["status"] == "completed"
+    # no resource pool to place on: provisioning hands both copies to operations (delivery work orders)
+    assert [t["task_spec"] for t in done["current_tasks"]] == ["deliver", "deliver"]
+    assert done["instances"][0]["status"] == "running"
+    assert done["order"]["status"] == "provisioning" and done["order"]["provisioning"]["waiting"] == 2
     decided = [(h["task_spec"], h["actor"]) for h in done["history"] if h["task_type"] == "UserTask"]
     assert decided == [("org_approve", "alpha-approver"), ("platform_approve", "operator")]
     for org in (None, "hq", "research"):
         assert w.quota("alpha", org, "gpus") == (Decimal(0), Decimal(2))
     kinds = [k for k, _t in w.messages(w.user)]
-    assert "approved" in kinds and "order_created" in kinds
+    assert "approved" in kinds
 
 
 def test_quota_short_is_refused_and_nothing_is_kept(world: World) -> None:
@@ -496,13 +499,19 @@ def test_the_product_processes_pass_check_and_simulate(tmp_path: Path) -> None:
     from engine.designer import check, simulate_file
 
     root = Path(__file__).resolve().parents[3]
-    for name in ("application.bpmn", "approval.bpmn", "order.bpmn"):
+    files = ("application.bpmn", "approval.bpmn", "order.bpmn", "provisioning.bpmn", "work_order.bpmn")
+    for name in files:
         shutil.copy(root / "bpmn" / name, tmp_path / name)
-    for form in (root / "forms").glob("application-*.json"):
+    for form in [*(root / "forms").glob("application-*.json"), *(root / "forms").glob("placement-*.json"),
+                 *(root / "forms").glob("work-order-*.json")]:
         shutil.copy(form, tmp_path / form.name)
     names = ["applications/approvers", "applications/decision", "applications/mark", "billing/price_order",
-             "notify/application", "orders/create", "quota/commit", "quota/release", "quota/reserve"]
-    for name in ("application.bpmn", "approval.bpmn", "order.bpmn"):
+             "notify/application", "orders/create", "placement/confirm", "placement/pick", "placement/propose",
+             "quota/commit", "quota/release", "quota/reserve", "billing/start", "connector/create", "connector/get",
+             *(f"provisioning/{verb}" for verb in ("plan", "attempt", "running", "failed", "replace", "finish",
+                                                   "work_order_request")),
+             "work_orders/open", "work_orders/update", "work_orders/escalate"]
+    for name in files:
         report = check(tmp_path / name, max_bytes=1 << 20, known_operators=names)
         assert report.ok, report.errors
         assert not report.validation.warnings, report.validation.warnings

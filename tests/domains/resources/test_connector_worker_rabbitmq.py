@@ -21,7 +21,7 @@ from engine.domains.resources.models import CloudResource
 from engine.models import Incident, Job, ProcessInstance, Tenant
 from tasks.registry import REGISTRY, OperatorRegistry
 from tests.domains.resources.test_connector_flow import ALPHA, BPMN, KEY
-from tests.engine.waits.test_worker_rabbitmq import ROOT, Worker, wait_for
+from tests.workers import ROOT, Worker, wait_for
 
 pytestmark = [pytest.mark.rabbitmq, pytest.mark.postgres]
 

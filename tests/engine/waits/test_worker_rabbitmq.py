@@ -4,16 +4,11 @@ nothing, and the job's result is applied exactly once by the worker that takes o
 
 from __future__ import annotations
 
-import contextlib
 import os
-import signal
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 from SpiffWorkflow.util.task import TaskState
@@ -25,66 +20,9 @@ from engine.models import Job, ProcessInstance, TaskHistory, Tenant
 from tasks.registry import OperatorRegistry
 from tests.helpers import read
 from tests.plugins import slow_operators
+from tests.workers import ROOT, Worker, wait_for
 
 pytestmark = [pytest.mark.rabbitmq, pytest.mark.postgres]
-
-ROOT = Path(__file__).resolve().parents[3]
-WAIT_S = 60.0
-
-
-def wait_for(check: Callable[[], object], what: str, workers: list[Worker], timeout: float = WAIT_S) -> object:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.1)
-    logs = "\n".join(w.tail() for w in workers)
-    raise AssertionError(f"{what}: not within {timeout:.0f} s\n{logs}")
-
-
-class Worker:
-    """One ``aicmp worker`` process group (the main process and its pool children)."""
-
-    def __init__(self, env: dict[str, str], log: Path) -> None:
-        self.log = log
-        self.started = time.monotonic()
-        self._out = open(log, "ab")  # noqa: SIM115 - closed by kill() or stop()
-        self.proc = subprocess.Popen([sys.executable, "-m", "api.cli", "worker", "--concurrency", "1"],
-                                     cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=self._out,
-                                     stderr=subprocess.STDOUT, start_new_session=True)
-
-    def text(self) -> str:
-        return self.log.read_text(errors="replace")
-
-    def tail(self, lines: int = 40) -> str:
-        return f"--- {self.log.name} ---\n" + "\n".join(self.text().splitlines()[-lines:])
-
-    def ready(self) -> bool:
-        if self.proc.poll() is not None:
-            raise AssertionError(f"worker exited with {self.proc.returncode}\n{self.tail()}")
-        return " ready." in self.text()
-
-    def kill(self) -> None:
-        """SIGKILL the whole group: nothing of the worker gets to clean up."""
-        if self.proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.proc.pid, signal.SIGKILL)
-        self.proc.wait(10)
-        self._out.close()
-
-    def stop(self, timeout: float = 30.0) -> float:
-        """SIGTERM (warm shutdown); returns how long it took to exit."""
-        t0 = time.monotonic()
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.kill()
-                raise AssertionError(f"worker did not stop within {timeout:.0f} s\n{self.tail()}") from None
-        self._out.close()
-        return time.monotonic() - t0
 
 
 @pytest.fixture
