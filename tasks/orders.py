@@ -9,6 +9,7 @@ from tasks.ports import Refused, current
 from tasks.registry import OperatorError, operator
 
 LINE_FIELDS = ("product_id", "spec_id", "product_name", "spec_name", "quantity", *vector.LINE_FIELDS)
+OPTIONAL_FIELDS = ("term_months",)  # None: the line runs until terminated
 
 
 def order_lines(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -20,7 +21,7 @@ def order_lines(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
         missing = [f for f in LINE_FIELDS if f not in item]
         if missing:
             raise OperatorError("INVALID_ITEMS", f"an item lacks {', '.join(missing)}")
-        lines.append({f: item[f] for f in LINE_FIELDS})
+        lines.append({**{f: item[f] for f in LINE_FIELDS}, **{f: item.get(f) for f in OPTIONAL_FIELDS}})
     return lines
 
 

@@ -204,6 +204,10 @@ class ResourceActionsPort(Protocol):
     def release_quota(self, request_id: str) -> dict[str, str]:
         """Give back one copy of the terminated resource's order line as used quota, once."""
 
+    def expire(self, unit_id: str) -> dict[str, Any]:
+        """``subscription_expiry``: open the unit's termination request (the instance's business
+        key) once its term has passed; {terminate, unit_id, resource_id, request_id, reason}."""
+
 
 class ProvisioningPort(Protocol):
     """Provisioning units (engine.domains.provisioning): one per copy of an order line. Only the

@@ -5,7 +5,8 @@ neither the connector's nor billing's (``tasks.connector``, ``tasks.billing``).
 provisioning unit that made the resource); ``/mark`` moves it (approved, running, done, rejected,
 failed); ``/approvers`` and ``/decision`` serve ``resource_approval``; ``/release_quota`` gives back
 one copy of the order line's used quota; ``/unit_terminated`` marks the provisioning unit
-terminated; ``/notify`` tells the requester. All through ``tasks.ports.ResourceActionsPort``.
+terminated; ``/notify`` tells the requester; ``/expire`` opens a term's
+termination (``subscription_expiry``). All through ``tasks.ports.ResourceActionsPort``.
 """
 
 from __future__ import annotations
@@ -29,6 +30,16 @@ def _call(call: Any) -> Any:
         return call()
     except Refused as refused:
         raise OperatorError(refused.code, refused.message) from refused
+
+
+@operator("resource_actions/expire", description="Open the termination of a unit whose term has passed")
+def expire(unit_id: str) -> dict[str, Any]:
+    """{terminate: true, request_id, resource_id}, or terminate false and why (the unit no longer
+    runs or has no known resource, its resource is deleted, a termination is open already, a repeat);
+    NOT_DUE before ``expires_at``."""
+    if not isinstance(unit_id, str) or not unit_id:
+        raise OperatorError("INVALID_PARAMETERS", "unit_id must be a provisioning unit's id")
+    return _call(lambda: current().resource_actions.expire(unit_id))
 
 
 @operator("resource_actions/get", description="Read the resource request this process runs for")
@@ -84,6 +95,8 @@ def notify(request_id: str, event: str, comment: str | None = None) -> dict[str,
     request = _call(lambda: ports.resource_actions.get(request_id))
     if not request.get("requested_by"):
         return {"sent": 0}
+    if (request.get("params") or {}).get("reason") == "expired":  # subscription_expiry opened it
+        comment = " ".join(filter(None, ["Its purchased term ended.", comment]))
     fields = {"kind": request["kind"], "name": request.get("resource_name") or request["resource_id"],
               "comment": f" {comment}" if comment else ""}
     title, body = template[0].format(**fields), template[1].format(**fields)

@@ -37,7 +37,11 @@ READ = "application:read"
 # -- schemas ------------------------------------------------------------------------------------------
 
 class ApplicationItemInSchema(CartAddSchema):
-    pass
+    term_months = fields.Integer(load_default=None, allow_none=True, strict=True,
+                                 validate=validate.Range(min=1, max=applications.MAX_TERM_MONTHS),
+                                 metadata={"description": "months the line is bought for (1 to 60): each resource "
+                                                          "it makes is terminated that many calendar months after "
+                                                          "it starts running; null or absent: no term"})
 
 
 class ApplicationItemSchema(Schema):
@@ -46,6 +50,7 @@ class ApplicationItemSchema(Schema):
     product_name = fields.String()
     spec_name = fields.String()
     quantity = fields.Integer()
+    term_months = fields.Integer(allow_none=True, metadata={"description": "months bought; null: no term"})
     vcpu = fields.Integer()
     memory_gib = fields.Decimal(as_string=True)
     disk_gib = fields.Decimal(as_string=True)
@@ -104,7 +109,7 @@ class OrderItemSchema(ApplicationItemSchema):
         "description": "once provisioning planned the order: how many of this line's units are running, "
                        "waiting (planned, creating, with operations in a work order), failed and terminated, "
                        "and each unit (id, copy_no, status, pool_id, resource_id, attempts, last_error, "
-                       "work_order_id)"})
+                       "work_order_id, expires_at: when a line with a term ends it, set once it runs)"})
 
 
 class ApplicationOrderSchema(Schema):

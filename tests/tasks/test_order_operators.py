@@ -19,7 +19,9 @@ def test_one_line_per_item_with_exactly_the_line_fields_in_order():
     items = [item(spec_id="s-1", note="dropped", id="it-1"), item(spec_id="s-2", quantity=4)]
     lines = orders.order_lines(items)
     assert [line["spec_id"] for line in lines] == ["s-1", "s-2"]
-    assert all(tuple(line) == orders.LINE_FIELDS for line in lines)
+    assert all(tuple(line) == orders.LINE_FIELDS + orders.OPTIONAL_FIELDS for line in lines)
+    assert lines[0]["term_months"] is None  # an item without a term: a line without one
+    assert orders.order_lines([item(term_months=12)])[0]["term_months"] == 12
     assert set(vector.LINE_FIELDS) <= set(orders.LINE_FIELDS)
     assert lines[1]["quantity"] == 4
 

@@ -47,6 +47,10 @@ class FakeRequests:
         self._call("release_quota", request_id)
         return {"vcpu": "2"}
 
+    def expire(self, unit_id: str) -> dict[str, Any]:
+        self._call("expire", unit_id)
+        return {"terminate": True, "unit_id": unit_id, "resource_id": "res-1", "request_id": "r-1"}
+
 
 class FakeProvisioning:
     def __init__(self) -> None:
@@ -82,7 +86,7 @@ def ports() -> Any:
 
 
 def test_every_operator_is_registered():
-    for name in ("get", "mark", "approvers", "decision", "release_quota", "unit_terminated", "notify"):
+    for name in ("get", "mark", "approvers", "decision", "release_quota", "unit_terminated", "notify", "expire"):
         assert REGISTRY.get(f"resource_actions/{name}") is not None
 
 
@@ -131,3 +135,21 @@ def test_the_requester_is_told_in_the_requests_tenant(ports):
 
 def test_release_quota_returns_what_was_given_back(ports):
     assert resource_actions.release_quota("r-1") == {"released": {"vcpu": "2"}}
+
+
+def test_expire_passes_the_unit_and_turns_a_refusal_into_its_code(ports):
+    assert resource_actions.expire("u-1")["terminate"] is True
+    assert ports.resource_actions.calls == [("expire", "u-1")]
+    with pytest.raises(OperatorError) as caught:
+        resource_actions.expire("")
+    assert caught.value.code == "INVALID_PARAMETERS"
+    ports.resource_actions.refuse = Refused("NOT_DUE", "later")
+    with pytest.raises(OperatorError) as caught:
+        resource_actions.expire("u-1")
+    assert caught.value.code == "NOT_DUE"
+
+
+def test_an_expired_terms_requester_is_told_why(ports, monkeypatch):
+    monkeypatch.setitem(REQUEST, "params", {"reason": "expired"})
+    assert resource_actions.notify("r-1", "done") == {"sent": 1}
+    assert "Its purchased term ended." in ports.messages.sent[0][4]

@@ -47,6 +47,7 @@ if TYPE_CHECKING:
 READ = "application:read"
 MANAGE = "application:manage"
 MAX_ITEMS = 100
+MAX_TERM_MONTHS = 60  # a line's purchased term: 1 to 60 calendar months
 
 
 def _field_error(field: str, message: str) -> InvalidInput:
@@ -277,29 +278,38 @@ def _business_system(s: Session, tenant_id: str, business_system_id: Any) -> str
     return business_system_id
 
 
+def term_of(value: Any, field: str) -> int | None:
+    """A line's purchased term in months, or None (no term: it runs until terminated)."""
+    if value is None:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= MAX_TERM_MONTHS:
+        raise _field_error(field, f"a whole number of months from 1 to {MAX_TERM_MONTHS}, or null for no term")
+    return value
+
+
 def _lines(s: Session, principal: Principal, items: list[dict[str, Any]] | None,
            cart_item_ids: list[str] | None, *, keep_cart: bool = False) -> list[dict[str, Any]]:
     """Item columns for each requested spec: cart items first (taken out of the cart unless
     ``keep_cart``), then direct ones."""
     tenant_id = tenant_user(principal)
-    wanted: list[tuple[str, int, str]] = []
+    wanted: list[tuple[str, int, int | None, str]] = []
     if cart_item_ids:
-        wanted += [(spec, qty, "cart_item_ids")
+        wanted += [(spec, qty, None, "cart_item_ids")
                    for spec, qty in take(s, principal, list(cart_item_ids), remove=not keep_cart)]
     for i, item in enumerate(items or []):
         if not isinstance(item, dict):
             raise _field_error(f"items[{i}]", "an object with spec_id and quantity")
         wanted.append((item.get("spec_id"), quantity_of(item.get("quantity", 1), f"items[{i}].quantity"),
-                       f"items[{i}].spec_id"))
+                       term_of(item.get("term_months"), f"items[{i}].term_months"), f"items[{i}].spec_id"))
     if not wanted:
         raise _field_error("items", "an application needs at least one item (items or cart_item_ids)")
     if len(wanted) > MAX_ITEMS:
         raise _field_error("items", f"at most {MAX_ITEMS} items")
     lines = []
-    for spec_id, quantity, field in wanted:
+    for spec_id, quantity, term_months, field in wanted:
         product, spec = catalog.orderable_spec(s, tenant_id, spec_id, field=field)
         lines.append({"product_id": product.id, "spec_id": spec.id, "product_name": product.name,
-                      "spec_name": spec.name, "quantity": quantity, **spec.vector()})
+                      "spec_name": spec.name, "quantity": quantity, "term_months": term_months, **spec.vector()})
     return lines
 
 

@@ -81,3 +81,6 @@ class ItemLine(ResourceColumns):
     product_name: Mapped[str] = mapped_column(String(200))
     spec_name: Mapped[str] = mapped_column(String(200))
     quantity: Mapped[int] = mapped_column(Integer)
+    # months the line is bought for (1..60; a running unit expires that many calendar months after
+    # it started, engine.domains.provisioning); None: runs until someone terminates it
+    term_months: Mapped[int | None] = mapped_column(Integer)

@@ -20,7 +20,8 @@ from engine.models.base import new_id
 if TYPE_CHECKING:
     from engine.domains.applications.models import Application
 
-ITEM_FIELDS = ("product_id", "spec_id", "product_name", "spec_name", "quantity", *vector.LINE_FIELDS)
+ITEM_FIELDS = ("product_id", "spec_id", "product_name", "spec_name", "quantity", "term_months",
+               *vector.LINE_FIELDS)
 
 
 def new_number(s: Session, model: Any, tenant_id: str, prefix: str) -> str:

@@ -5,7 +5,8 @@ choice, another pool after a refusal, the order's status from its units, per-lin
 ``ports`` (the ``provisioning`` port the ``provisioning/*`` operators call). The flow itself is
 ``bpmn/provisioning.bpmn`` (process id ``provisioning``), called by ``order`` after the order is
 priced: plan, then per unit create (retried, re-placed after a provider's quota refusal) or a work
-order for operations, then the order's status.
+order for operations, then the order's status. ``expiry``: a line bought for a term ends by timer
+(``bpmn/subscription_expiry.bpmn``).
 """
 
 from __future__ import annotations
@@ -15,12 +16,17 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from engine.core import Engine
 
-INTERNAL_PROCESSES = ("provisioning",)  # called by ``order``, never started by a request
+# ``provisioning``: called by ``order``, never started by a request; ``subscription_expiry``: started
+# by ``expiry`` when a unit of a line with a term runs
+INTERNAL_PROCESSES = ("provisioning", "subscription_expiry")
 
 
 def install(engine: Engine) -> None:
-    """Register the ``provisioning`` port and mark the process as the platform's own."""
-    from engine.domains.provisioning import ports
+    """Register the ``provisioning`` port, the save hook that schedules a term's expiry, and mark
+    the processes as the platform's own."""
+    from engine.domains.provisioning import expiry, ports
 
     engine.ports.register("provisioning", ports.Provisioning)
     engine.runtime.internal_keys.update(INTERNAL_PROCESSES)
+    if not any(getattr(h, "subscription_expiry_hook", False) for h in engine.runtime.save_hooks):
+        engine.runtime.save_hooks.append(expiry.start_after_running(engine))

@@ -8,6 +8,9 @@ none for a unit operations deliver by hand), the client token that makes its cre
             \\-> creating -> work_order -> running | failed   (failed: operations take over)
     work_order -> running | failed                       (manual unit: no pool to place it on)
     running -> terminating -> terminated                 (termination, another flow)
+
+A unit of a line bought for a term (``term_months``) gets ``expires_at`` when it starts running;
+``subscription_expiry`` (started after that step commits) terminates its resource then.
 """
 
 from __future__ import annotations
@@ -43,6 +46,9 @@ class ProvisioningUnit(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(String(1000))
     work_order_id: Mapped[str | None] = mapped_column(String(36))
+    # a line bought for a term: when it started running plus term_months calendar months; the
+    # ``subscription_expiry`` process terminates the resource then. None: no term.
+    expires_at: Mapped[datetime | None] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 

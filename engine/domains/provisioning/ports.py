@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from engine import audit, clock
 from engine.domains.orders.models import Order, OrderItem
-from engine.domains.provisioning import service
+from engine.domains.provisioning import expiry, service
 from engine.domains.provisioning.models import ProvisioningUnit
 from engine.domains.resources.models import CloudAccount, CloudResource
 from engine.ports import Port, instance_scope
@@ -111,17 +111,25 @@ class Provisioning(Port):
                     clock.now()
                 unit.resource_id = row.id
             now = clock.now()
+            item = s.get(OrderItem, unit.order_item_id)
+            expiring = None
             if unit.status != "running":
                 unit.status, unit.updated_at = "running", now
                 unit.last_error = None
                 if work_order_id:
                     unit.work_order_id = str(work_order_id)[:36]
+                if item is not None and item.term_months and unit.expires_at is None:
+                    unit.expires_at = expiry.add_months(now, item.term_months)
+                    expiring = expiry.Expiring(unit.tenant_id, unit.id, unit.expires_at)
                 audit.record(s, action="provisioning.running", actor=None, tenant_id=unit.tenant_id,
                              target_type="provisioning_unit", target_id=unit.id,
-                             detail={"order": order.number, "resource_id": unit.resource_id})
-            item = s.get(OrderItem, unit.order_item_id)
+                             detail={"order": order.number, "resource_id": unit.resource_id,
+                                     "expires_at": unit.expires_at.isoformat() if unit.expires_at else None})
             account = s.get(CloudAccount, unit.account_id) if unit.account_id else None
+            if expiring is not None:  # last: a call that fails before here schedules nothing
+                self.__dict__.setdefault("expiring", []).append(expiring)
             return {"unit_id": unit.id, "resource_id": unit.resource_id, "started_at": now.isoformat(),
+                    "expires_at": unit.expires_at.isoformat() if unit.expires_at else None,
                     "billing": {"resource_ref": unit.resource_id or f"unit:{unit.id}", "spec_id": unit.spec_id,
                                 "quantity": 1, "organization_id": order.organization_id,
                                 "business_system_id": order.business_system_id,

@@ -190,5 +190,5 @@ def lines(s: Session, tenant_id: str, order_id: str) -> dict[str, dict[str, Any]
         line[key] += 1
         line["units"].append({"id": u.id, "copy_no": u.copy_no, "status": u.status, "pool_id": u.pool_id,
                               "resource_id": u.resource_id, "attempts": u.attempts, "last_error": u.last_error,
-                              "work_order_id": u.work_order_id})
+                              "work_order_id": u.work_order_id, "expires_at": u.expires_at})
     return out

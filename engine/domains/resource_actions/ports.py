@@ -4,6 +4,8 @@ Every call is bound to the calling instance (``instance_scope``): it reaches onl
 instance was started for (its business key) in the instance's tenant, and only from this domain's
 own processes (``termination``, ``resource_action`` and the ``resource_approval`` they call), which
 this domain's service started after checking the caller. Any other id answers as unknown.
+``expire`` serves ``subscription_expiry`` (started by engine.domains.provisioning when a unit with a
+term runs): it opens the termination that process then calls, for a unit of the instance's tenant.
 
 The provisioning unit of a resource (which order line made it) is read through the
 ``provisioning`` port (engine.domains.provisioning), when one is installed: a resource imported by
@@ -19,16 +21,19 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from connectors import vector
+from connectors.base import Status
 from engine import audit, clock
 from engine.domains.orders.models import Order, OrderItem
+from engine.domains.provisioning.models import ProvisioningUnit
 from engine.domains.resource_actions.models import FINISHED, STATUSES, ResourceRequest
 from engine.domains.resources.models import CloudResource
 from engine.errors import Conflict
-from engine.models import Organization, Role, User, UserRole
+from engine.models import Organization, ProcessInstance, Role, User, UserRole
 from engine.ports import Port, instance_scope
 from engine.tenancy import quotas
 from tasks.ports import Refused
 
+EXPIRY_PROCESS, EXPIRED = "subscription_expiry", "expired"  # a term's end (engine.domains.provisioning.expiry)
 # status -> the statuses a process may move a request to from it
 MOVES: dict[str, tuple[str, ...]] = {"pending": ("approved", "rejected", "running", "failed"),
                                      "approved": ("running", "failed"), "running": ("done", "failed")}
@@ -141,6 +146,54 @@ class ResourceActions(Port):
             row.result = {**(row.result or {}), "approvals": [*(row.result or {}).get("approvals", []), entry]}
             row.updated_at = clock.now()
             return {"step": step, "decision": decision, "comment": comment}
+
+    def expire(self, unit_id: str) -> dict[str, Any]:
+        """``subscription_expiry``'s step: open the termination request (id: the instance's business
+        key) of the unit's resource, without approval, once ``expires_at`` has passed. Nothing twice:
+        a unit no longer running (or of no known resource), a resource deleted, a termination already
+        open, or a repeat answers ``terminate`` false with the reason."""
+        scope = instance_scope()
+        if not scope.internal or scope.process_key != EXPIRY_PROCESS or not scope.business_key:
+            raise Refused("UNKNOWN_UNIT", f"no provisioning unit {unit_id!r}")
+        with self._ports.session() as s:
+            unit = s.scalars(select(ProvisioningUnit).where(ProvisioningUnit.id == str(unit_id),
+                                                            ProvisioningUnit.tenant_id == scope.tenant_id)
+                             .with_for_update()).first()
+            if unit is None or unit.expires_at is None:
+                raise Refused("UNKNOWN_UNIT", f"no provisioning unit {unit_id!r} with a term")
+            skip = {"terminate": False, "unit_id": unit.id, "resource_id": unit.resource_id}
+            if clock.now() < unit.expires_at:  # never silently: the timer fires at expires_at
+                raise Refused("NOT_DUE", f"unit {unit.id} expires at {unit.expires_at.isoformat()}")
+            if s.get(ResourceRequest, scope.business_key) is not None:
+                return {**skip, "reason": "requested", "request_id": scope.business_key}
+            if unit.status != "running":
+                return {**skip, "reason": f"unit_{unit.status}"}
+            if unit.resource_id is None:  # delivered by hand without naming a resource: nothing to delete
+                return {**skip, "reason": "no_resource"}
+            resource = s.scalars(select(CloudResource).where(CloudResource.id == unit.resource_id,
+                                                             CloudResource.tenant_id == scope.tenant_id)
+                                 .with_for_update()).first()  # the lock every termination request takes
+            if resource is None or resource.status == str(Status.DELETED):
+                return {**skip, "reason": "resource_deleted"}
+            found = s.scalars(select(ResourceRequest.id).where(ResourceRequest.resource_id == resource.id,
+                                                               ResourceRequest.kind == "terminate",
+                                                               ResourceRequest.finished_at.is_(None))).first()
+            if found is not None:
+                return {**skip, "reason": "termination_open", "request_id": found}
+            order = s.get(Order, unit.order_id)
+            instance_id = s.scalar(select(ProcessInstance.id).where(  # the expiry's: termination runs inside it
+                ProcessInstance.tenant_id == scope.tenant_id, ProcessInstance.process_key == EXPIRY_PROCESS,
+                ProcessInstance.business_key == scope.business_key))
+            row = ResourceRequest(id=scope.business_key, instance_id=instance_id, tenant_id=scope.tenant_id,
+                                  resource_id=resource.id, order_id=unit.order_id, kind="terminate",
+                                  params={"reason": EXPIRED}, status="pending",
+                                  requested_by=order.applicant if order is not None else None)
+            s.add(row)
+            audit.record(s, action="resource.terminate.request", actor=None, tenant_id=scope.tenant_id,
+                         target_type="resource", target_id=resource.id,
+                         detail={"request_id": row.id, "reason": EXPIRED, "unit_id": unit.id,
+                                 "expires_at": unit.expires_at.isoformat()})
+            return {"terminate": True, "unit_id": unit.id, "resource_id": resource.id, "request_id": row.id}
 
     def release_quota(self, request_id: str) -> dict[str, str]:
         """Give back what one copy of the resource's order line holds as used quota, at the order's
