@@ -19,7 +19,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import bindparam, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from engine import clock
@@ -81,18 +81,19 @@ def recipients(s: Session, tenant_id: str | None, entries: Iterable[str]) -> lis
     platform_roles = [r for r in roles if r in PLATFORM_ROLES]
     tenant_roles = [r for r in roles if r not in PLATFORM_ROLES]
     if platform_roles:
-        q = (select(User.id, User.tenant_id).join(UserRole, UserRole.user_id == User.id)
-             .join(Role, Role.id == UserRole.role_id)
-             .where(Role.code.in_(platform_roles), Role.tenant_id.is_(None), User.tenant_id.is_(None),
-                    User.enabled.is_(True)))
-        found.update(dict(s.execute(q).all()))
+        found.update(dict(s.execute(_PLATFORM_ROLE_HOLDERS, {"roles": platform_roles}).all()))
     if tenant_roles and tenant_id:
-        q = (select(User.id, User.tenant_id).join(UserRole, UserRole.user_id == User.id)
-             .join(Role, Role.id == UserRole.role_id)
-             .where(Role.code.in_(tenant_roles), or_(Role.tenant_id.is_(None), Role.tenant_id == tenant_id),
-                    User.tenant_id == tenant_id, User.enabled.is_(True)))
-        found.update(dict(s.execute(q).all()))
+        found.update(dict(s.execute(_TENANT_ROLE_HOLDERS, {"roles": tenant_roles, "tenant": tenant_id}).all()))
     return sorted(found.items())
+
+
+# Built once (a notice is written on every save that offers a task): only the values change.
+_ROLE_HOLDERS = (select(User.id, User.tenant_id).join(UserRole, UserRole.user_id == User.id)
+                 .join(Role, Role.id == UserRole.role_id)
+                 .where(Role.code.in_(bindparam("roles", expanding=True)), User.enabled.is_(True)))
+_PLATFORM_ROLE_HOLDERS = _ROLE_HOLDERS.where(Role.tenant_id.is_(None), User.tenant_id.is_(None))
+_TENANT_ROLE_HOLDERS = _ROLE_HOLDERS.where(or_(Role.tenant_id.is_(None), Role.tenant_id == bindparam("tenant")),
+                                           User.tenant_id == bindparam("tenant"))
 
 
 def deliver(s: Session, tenant_id: str | None, entries: Iterable[str], *, kind: str, title: str, body: str = "",
@@ -137,8 +138,7 @@ class Notices:
     def notify_assignments(self, s: Session, loaded: Any) -> None:
         """Save hook: a message to everyone a user task that just became READY is offered to."""
         before = loaded.before
-        fresh = [t for t in loaded.workflow.get_tasks(state=TaskState.READY, manual=True)
-                 if before.get(t.id) != TaskState.READY]
+        fresh = [t for t in loaded.ready_user_tasks if before.get(t.id) != TaskState.READY]
         if not fresh:
             return
         row = loaded.row

@@ -12,7 +12,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine, event, insert, select, text
+from sqlalchemy import Engine, bindparam, event, insert, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
@@ -123,8 +123,10 @@ def record(session: Session, *, action: str, actor: str | None, tenant_id: str |
         if session.get_bind().dialect.name == "postgresql":
             lock = {"c": _LOCK_CLASS, "k": _chain_lock_key(tenant_id)}
             session.execute(text("SELECT pg_advisory_xact_lock(:c, :k)"), lock)
-        chain = AuditEntry.tenant_id.is_(None) if tenant_id is None else AuditEntry.tenant_id == tenant_id
-        prev = session.scalars(select(AuditEntry.hash).where(chain).order_by(AuditEntry.id.desc()).limit(1)).first()
+        if tenant_id is None:
+            prev = session.scalars(_PLATFORM_HEAD).first()
+        else:
+            prev = session.scalars(_TENANT_HEAD, {"tenant_id": tenant_id}).first()
     prev = prev or GENESIS
     at = clock.now()
     detail = json.loads(json.dumps(detail or {}, default=str))
@@ -137,8 +139,15 @@ def record(session: Session, *, action: str, actor: str | None, tenant_id: str |
     if deferred is not None:  # inside a port call: written when the call succeeds (no id before that)
         deferred.append((AuditEntry.__table__, values))
         return AuditEntry(**values)
-    entry_id = session.execute(insert(AuditEntry.__table__).returning(AuditEntry.id), values).scalar_one()
+    entry_id = session.execute(_APPEND, values).scalar_one()
     return AuditEntry(id=entry_id, **values)
+
+
+# Built once: an entry is appended on nearly every write.
+_PLATFORM_HEAD = select(AuditEntry.hash).where(AuditEntry.tenant_id.is_(None)).order_by(AuditEntry.id.desc()).limit(1)
+_TENANT_HEAD = (select(AuditEntry.hash).where(AuditEntry.tenant_id == bindparam("tenant_id"))
+                .order_by(AuditEntry.id.desc()).limit(1))
+_APPEND = insert(AuditEntry.__table__).returning(AuditEntry.id)
 
 
 _HEADS = "aicmp_audit_heads"  # connection.info: each chain's head as this transaction wrote it

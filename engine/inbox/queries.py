@@ -9,6 +9,7 @@ branch.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -134,24 +135,43 @@ def _ended(s: Session, tenant_id: str | None, task_id: str) -> Exception:
     return NotFound(f"no open task {task_id}")
 
 
+def instance_of(s: Session, tenant_id: str | None, task_id: str) -> str:
+    """The instance of an open task in the tenant, to lock before the full check under the lock
+    (``visible_row``); NotFound or Conflict as ``visible_row`` answers for a task with no open row."""
+    found = s.scalar(select(HumanTask.instance_id).where(HumanTask.id == task_id, *_in_tenant(HumanTask, tenant_id)))
+    if found is None:
+        raise _ended(s, tenant_id, task_id)
+    return found
+
+
 def candidates_of(s: Session, task_id: str) -> list[tuple[str, str]]:
     c = HumanTaskCandidate
     return [(k, v) for k, v in s.execute(select(c.kind, c.value).where(c.task_id == task_id)
                                           .order_by(c.kind, c.value))]
 
 
+@functools.cache
+def _visible_row_statement(with_roles: bool, in_tenant: bool, lock: bool) -> Any:
+    """``visible_row``'s query, built once per shape (it runs on every task completion)."""
+    c = HumanTaskCandidate
+    roles = bindparam("roles", expanding=True) if with_roles else None
+    candidate = exists().where(c.task_id == HumanTask.id, c.tenant_id == HumanTask.tenant_id,
+                               _matches(bindparam("user"), roles))
+    q = select(HumanTask, candidate.label("is_candidate")).where(
+        HumanTask.id == bindparam("task_id"), *([HumanTask.tenant_id == bindparam("tenant_id")] if in_tenant else []))
+    return q.with_for_update(of=HumanTask) if lock else q
+
+
 def visible_row(s: Session, tenant_id: str | None, task_id: str, user: str, roles: Sequence[str], *,
                 lock: bool = False) -> HumanTask:
     """The row, if the caller is its assignee or one of its candidates; NotFound otherwise (a task
     outside someone's inbox is not revealed to them). One query: the row and the candidate check."""
-    c = HumanTaskCandidate
-    candidate = exists().where(c.task_id == HumanTask.id, c.tenant_id == HumanTask.tenant_id,
-                               _matches(user, list(roles) if roles else None))
-    q = select(HumanTask, candidate.label("is_candidate")).where(HumanTask.id == task_id,
-                                                                 *_in_tenant(HumanTask, tenant_id))
-    if lock:
-        q = q.with_for_update(of=HumanTask)
-    found = s.execute(q).first()
+    params: dict[str, Any] = {"task_id": task_id, "user": user}
+    if roles:
+        params["roles"] = list(roles)
+    if tenant_id is not None:
+        params["tenant_id"] = tenant_id
+    found = s.execute(_visible_row_statement(bool(roles), tenant_id is not None, lock), params).first()
     if found is None:
         raise _ended(s, tenant_id, task_id)
     row, is_candidate = found

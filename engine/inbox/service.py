@@ -138,8 +138,8 @@ class Inbox:
         knows it already (saves a lookup; the task is still checked to belong to it)."""
         data = {} if data is None else data
         if instance_id is None:
-            with self.db.autocommit() as s:  # which instance to lock; everything is checked again under it
-                instance_id = self._workable(s, tenant_id, task_id, user, roles).instance_id
+            with self.db.autocommit() as s:  # which instance to lock; who may work the task is checked under it
+                instance_id = queries.instance_of(s, tenant_id, task_id)
 
         def checked(s: Session) -> None:  # under the instance lock: still workable, and the data fits its form
             row = self._workable(s, tenant_id, task_id, user, roles, lock=True)

@@ -35,9 +35,9 @@ def _was_user_task(workflow: Any, task_id: UUID) -> bool:
     return task is None or bool(task.task_spec.manual)
 
 
-def changes(workflow: Any, before: dict[UUID, int]) -> tuple[dict[UUID, Any], list[Any], bool]:
+def changes(workflow: Any, before: dict[UUID, int], ready_now: list[Any]) -> tuple[dict[UUID, Any], list[Any], bool]:
     """(READY user tasks now, those among them that are new, whether any user task left READY)."""
-    ready = {t.id: t for t in workflow.get_tasks(state=TaskState.READY, manual=True)}
+    ready = {t.id: t for t in ready_now}
     was_ready = [tid for tid, state in before.items() if state == TaskState.READY]
     new = [task for tid, task in ready.items() if before.get(tid) != TaskState.READY]
     left = any(tid not in ready and _was_user_task(workflow, tid) for tid in was_ready)
@@ -55,7 +55,7 @@ def _insert(conn: Any, table: Any) -> Any:
 def sync_inbox(s: Session, loaded: Any) -> None:
     """Save hook: reconcile the instance's inbox rows with its READY user tasks."""
     workflow, row = loaded.workflow, loaded.row
-    ready, new, left = changes(workflow, loaded.before)
+    ready, new, left = changes(workflow, loaded.before, loaded.ready_user_tasks)
     if not (left or new):
         return
     conn = s.connection()  # Core statements: no ORM bookkeeping for rows nobody loads here

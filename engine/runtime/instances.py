@@ -7,6 +7,7 @@ so two concurrent completions of one task can never both apply.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -16,7 +17,7 @@ from uuid import UUID
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.exceptions import SpiffWorkflowException, WorkflowException
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -57,9 +58,38 @@ class Loaded:
     host: ServiceHost
     before: dict
     after_commit: list[Callable[[], None]] = field(default_factory=list)
+    # The READY user tasks as saved: set by ``Runtime._save`` before the save hooks run, so the
+    # hooks that need them (inbox, notices) share one walk of the task tree.
+    ready_user_tasks: list[Any] = field(default_factory=list)
 
 
 SaveHook = Callable[[Session, Loaded], None]
+
+
+@functools.cache
+def _lock_statement(in_tenant: bool, lock: bool) -> Any:
+    """The instance row, locked for a mutation; built once per shape (every mutation runs it)."""
+    q = select(ProcessInstance).where(ProcessInstance.id == bindparam("instance"))
+    if in_tenant:
+        q = q.where(ProcessInstance.tenant_id == bindparam("tenant"))
+    return q.with_for_update() if lock else q
+
+
+@functools.cache
+def _save_statement(versioned: bool) -> Any:
+    """The UPDATE that saves a mutated instance (its version checked unless locking is off for a
+    test); built once: every mutation runs it."""
+    c = ProcessInstance.__table__.c
+    stmt = update(ProcessInstance).where(ProcessInstance.id == bindparam("instance"))
+    if versioned:
+        stmt = stmt.where(ProcessInstance.lock_version == bindparam("seen_version"))
+    return stmt.values(
+        state_json=bindparam("new_state", type_=c.state_json.type),
+        status=bindparam("new_status", type_=c.status.type),
+        updated_at=bindparam("new_updated_at", type_=c.updated_at.type),
+        ended_at=bindparam("new_ended_at", type_=c.ended_at.type),
+        lock_version=bindparam("new_version", type_=c.lock_version.type),
+    ).execution_options(synchronize_session=False)
 
 
 class Runtime:
@@ -131,12 +161,8 @@ class Runtime:
         return Loaded(row, wf, kind, host, history.snapshot(wf))
 
     def _locked(self, s: Session, instance_id: str, tenant_id: str | None) -> ProcessInstance:
-        q = select(ProcessInstance).where(ProcessInstance.id == instance_id)
-        if tenant_id is not None:
-            q = q.where(ProcessInstance.tenant_id == tenant_id)
-        if Locking.enabled:
-            q = q.with_for_update()
-        row = s.scalars(q).first()
+        params = {"instance": instance_id} if tenant_id is None else {"instance": instance_id, "tenant": tenant_id}
+        row = s.scalars(_lock_statement(tenant_id is not None, Locking.enabled), params).first()
         if row is None:
             raise NotFound(f"no process instance {instance_id}")
         return row
@@ -190,18 +216,16 @@ class Runtime:
             new_incidents = self._record(s, loaded, actor)
             status = self._status(s, loaded, new_incidents)
             ended = now if status in ("completed", "cancelled") else None
-            stmt = update(ProcessInstance).where(ProcessInstance.id == row.id)
-            if Locking.enabled:
-                stmt = stmt.where(ProcessInstance.lock_version == row.lock_version)
-            result = s.execute(stmt.values(state_json=state, status=status, updated_at=now, ended_at=ended,
-                                           lock_version=row.lock_version + 1)
-                               .execution_options(synchronize_session=False))
+            result = s.execute(_save_statement(Locking.enabled), {
+                "instance": row.id, "seen_version": row.lock_version, "new_state": state, "new_status": status,
+                "new_updated_at": now, "new_ended_at": ended, "new_version": row.lock_version + 1})
             if result.rowcount != 1:
                 raise Conflict("the instance changed concurrently; reload it and try again")
             for name, value in (("status", status), ("lock_version", row.lock_version + 1), ("ended_at", ended),
                                 ("state_json", state), ("updated_at", now)):
                 set_committed_value(row, name, value)  # already written above: no second UPDATE
         s.flush()
+        loaded.ready_user_tasks = loaded.workflow.get_tasks(state=TaskState.READY, manual=True)
         for hook in self.save_hooks:
             hook(s, loaded)
 
