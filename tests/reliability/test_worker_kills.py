@@ -47,8 +47,13 @@ def test_twenty_kills_at_random_moments_leave_one_resource_and_one_bill_per_unit
                 w.kill()
             whole += 1
             workers = [stack.worker(ready=False), stack.worker(ready=False)]
-        else:
-            assert sum(w.kill_children() for w in workers) >= 1
+        else:  # a pool process being replaced (after an earlier round's kill) may be briefly absent
+            killed, deadline = 0, time.monotonic() + 10
+            while not killed and time.monotonic() < deadline:
+                killed = sum(w.kill_children() for w in workers)
+                if not killed:
+                    time.sleep(0.005)
+            assert killed >= 1, "no pool process to kill for 10 s"
         if made and stack.units(order["order_id"])[0].status != "running":
             between += 1
 
