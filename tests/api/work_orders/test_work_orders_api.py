@@ -23,21 +23,10 @@ from engine.domains.orders.models import Order
 from engine.domains.resources.models import CloudAccount, CloudResource
 from engine.models import BusinessSystem, ProcessInstance, User
 from tests.api.conftest import Demo, login
+from tests.domains.work_orders.work_order_world import caller_bpmn
 
 CALLER = "wo_api_caller"
-CALLER_BPMN = f"""<?xml version="1.0" encoding="UTF-8"?>
-<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" id="d_{CALLER}"
-                  targetNamespace="https://aicmp.dev/test">
-  <bpmn:process id="{CALLER}" isExecutable="true">
-    <bpmn:startEvent id="start"><bpmn:outgoing>f1</bpmn:outgoing></bpmn:startEvent>
-    <bpmn:callActivity id="call_work_order" calledElement="work_order">
-      <bpmn:incoming>f1</bpmn:incoming><bpmn:outgoing>f2</bpmn:outgoing>
-    </bpmn:callActivity>
-    <bpmn:endEvent id="end"><bpmn:incoming>f2</bpmn:incoming></bpmn:endEvent>
-    <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="call_work_order" />
-    <bpmn:sequenceFlow id="f2" sourceRef="call_work_order" targetRef="end" />
-  </bpmn:process>
-</bpmn:definitions>""".encode()
+CALLER_BPMN = caller_bpmn(CALLER)
 
 
 class Desk:

@@ -24,10 +24,13 @@ from seed import seed
 PASSWORD = "Demo-Passw0rd!"
 CALLER = "wo_caller"  # an internal process of the test, standing in for provisioning or termination
 
-CALLER_BPMN = f"""<?xml version="1.0" encoding="UTF-8"?>
-<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" id="d_{CALLER}"
+
+def caller_bpmn(key: str) -> bytes:
+    """A process ``key`` that only calls ``work_order``: the stand-in for provisioning or termination."""
+    return f"""<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" id="d_{key}"
                   targetNamespace="https://aicmp.dev/test">
-  <bpmn:process id="{CALLER}" isExecutable="true">
+  <bpmn:process id="{key}" isExecutable="true">
     <bpmn:startEvent id="start"><bpmn:outgoing>f1</bpmn:outgoing></bpmn:startEvent>
     <bpmn:callActivity id="call_work_order" calledElement="work_order">
       <bpmn:incoming>f1</bpmn:incoming><bpmn:outgoing>f2</bpmn:outgoing>
@@ -37,6 +40,9 @@ CALLER_BPMN = f"""<?xml version="1.0" encoding="UTF-8"?>
     <bpmn:sequenceFlow id="f2" sourceRef="call_work_order" targetRef="end" />
   </bpmn:process>
 </bpmn:definitions>""".encode()
+
+
+CALLER_BPMN = caller_bpmn(CALLER)
 
 
 def principal(engine: Engine, username: str) -> Principal:
