@@ -42,6 +42,7 @@ from uuid import UUID
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import or_, select, update
+from sqlalchemy.exc import InterfaceError, OperationalError, PendingRollbackError
 from sqlalchemy.orm import Session
 
 from engine import clock
@@ -65,6 +66,10 @@ CLAIM_SLACK_S = 5  # a retry message may arrive this much before its due time (c
 PARK_S = 30  # a result for a suspended instance is tried again after this
 MAX_BACKOFF_S = 24 * 3600
 MAX_COUNTDOWN_S = 10 * 60  # longer delays are left to the sweep: a broker holds ETA messages unacked
+
+# what a port call raises when the platform's database failed under it (a lost connection, a
+# server restart, a connection broken by a signal mid-statement): not the operator's fault
+DATABASE_FAILED = (OperationalError, InterfaceError, PendingRollbackError)
 
 Kind = Literal["result", "operator-error", "exception", "operator-missing"]
 
@@ -150,6 +155,8 @@ def call_operator(operators: OperatorRegistry, name: str, params: dict[str, Any]
         return Outcome("operator-error", code=exc.code, message=exc.message, details=exc.details)
     except Refused as exc:  # a port's refusal is the BPMN error its code names, as in a step
         return Outcome("operator-error", code=exc.code, message=exc.message)
+    except DATABASE_FAILED:
+        raise  # the platform's database failed under a port call: no outcome; the job runs again
     except Exception as exc:  # noqa: BLE001 - an operator bug becomes an incident, not a crash
         return Outcome("exception", message=f"{type(exc).__name__}: {exc}")
     return Outcome("result", value=value)
@@ -358,8 +365,12 @@ class Jobs:
             return "ignored"
         if redelivered:
             log.info("job %s attempt %s: redelivered by the broker (its worker died?); taking it over", job_id, attempt)
-        outcome = job.pending or self._call(job)
-        return self.apply(job_id, attempt, outcome)
+        try:
+            outcome = job.pending or self._call(job)
+            return self.apply(job_id, attempt, outcome)
+        except DATABASE_FAILED:
+            self._release(job_id, attempt)
+            raise
 
     def _call(self, job: _JobView) -> Outcome:
         """Call the operator for its instance, as a step would: with the instance's scope and the
@@ -389,6 +400,18 @@ class Jobs:
             result = s.execute(q.values(next_attempt_at=now + timedelta(seconds=lease_s), updated_at=now)
                                .execution_options(synchronize_session=False))
             return result.rowcount == 1
+
+    def _release(self, job_id: str, attempt: int) -> None:
+        """Give up this runner's claim after the database failed under it, so the sweep sends the
+        job again after its usual wait rather than after the whole lease; best effort, as the
+        database may still be down."""
+        try:
+            with self.db.write() as s:
+                s.execute(update(Job).where(Job.id == job_id, Job.status == "queued", Job.attempt == attempt)
+                          .values(next_attempt_at=clock.now()).execution_options(synchronize_session=False))
+        except Exception:  # noqa: BLE001 - the lease still ends, and the sweep sends it then
+            log.warning("job %s attempt %s: claim not released; the sweep sends it when its lease ends", job_id,
+                        attempt)
 
     @staticmethod
     def _ignored(job_id: str, attempt: int, job: _JobView | None, why: str) -> str:

@@ -24,11 +24,12 @@ must be idempotent, which jobs require anyway (delivery is at least once).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from itertools import groupby
 from typing import Any
-from weakref import WeakSet
+from weakref import WeakKeyDictionary, WeakSet
 
 from sqlalchemy import Table, event, insert
 from sqlalchemy.engine import Connection
@@ -40,7 +41,12 @@ from engine.runtime.services import InstanceScope, current_scope
 from tasks import ports as task_ports
 from tasks.ports import Refused
 
-_INFO_KEY = "aicmp_ports"
+log = logging.getLogger("aicmp.ports")
+
+# each write transaction's PlatformPorts, by its Connection: kept on the Connection object, not in
+# its ``info`` (which a connection broken mid-transaction can no longer reach), so the ports are
+# unbound when that transaction ends however it ends
+_BOUND: WeakKeyDictionary[Connection, PlatformPorts] = WeakKeyDictionary()
 _installed: WeakSet[Any] = WeakSet()
 
 PortFactory = Callable[["PortSet"], Any]
@@ -136,8 +142,8 @@ class PlatformPorts(PortSet):
             try:
                 with s.no_autoflush:
                     yield s
-            except BaseException:
-                call.undo(s)
+            except BaseException as exc:
+                self._undo(call, s, exc)
                 raise
             call.finishing = True
             try:
@@ -146,12 +152,25 @@ class PlatformPorts(PortSet):
             except BaseException as exc:
                 if call.savepoint is None:  # a write failed with nothing to roll back to
                     self.broken = exc
-                call.undo(s)
+                self._undo(call, s, exc)
                 raise
             call.release()
         finally:
             s.info.pop(_CALL, None)
             s.info.pop(DEFERRED_INSERTS, None)
+
+    def _undo(self, call: _Call, s: Session, failure: BaseException) -> None:
+        """Undo a failed call without hiding why it failed. When the undo fails too (the
+        connection broke under the call: a lost server, a worker told to stop in mid-statement) the
+        transaction is poisoned, so it cannot commit, and ``failure`` goes on unwinding: a
+        ``SystemExit`` must stay one, not turn into a database error an operator reports."""
+        try:
+            call.undo(s)
+        except Exception as undo_failed:  # noqa: BLE001 - the caller re-raises ``failure``
+            log.warning("a failed port call could not be undone (%s: %s); its transaction will not commit",
+                        type(undo_failed).__name__, undo_failed)
+            if self.broken is None:
+                self.broken = failure
 
     @contextmanager
     def reading(self) -> Iterator[Session]:
@@ -188,7 +207,7 @@ class StandalonePorts(PortSet):
             return
         with self.db.write() as tx:
             conn = tx.connection()  # BEGIN: install() bound this transaction's PlatformPorts
-            ports = conn.info.get(_INFO_KEY)
+            ports = _BOUND.get(conn)
             own = ports is None  # a database without install(): bind them here, for this call
             if own:
                 ports = PlatformPorts(self.registry, self.db, conn)
@@ -282,16 +301,16 @@ _CALL = "aicmp_port_call"
 def _begin(registry: PortRegistry, db: Database, conn: Connection) -> None:
     if not conn.get_execution_options().get(WRITE):
         return
-    stale = conn.info.pop(_INFO_KEY, None)
+    stale = _BOUND.pop(conn, None)
     if stale is not None:
         task_ports.pop(stale)
     ports = PlatformPorts(registry, db, conn)
-    conn.info[_INFO_KEY] = ports
+    _BOUND[conn] = ports
     task_ports.push(ports)
 
 
 def _end(conn: Connection) -> None:
-    ports = conn.info.pop(_INFO_KEY, None)
+    ports = _BOUND.pop(conn, None)
     if ports is not None:
         task_ports.pop(ports)
         ports.close()

@@ -154,8 +154,10 @@ _HEADS = "aicmp_audit_heads"  # connection.info: each chain's head as this trans
 
 
 def forget_heads(conn: Any, *_: Any) -> None:
-    """A transaction ended, or a savepoint holding appends rolled back: read heads afresh."""
-    conn.info.pop(_HEADS, None)
+    """A transaction ended, or a savepoint holding appends rolled back: read heads afresh. A
+    connection that broke has nothing to forget (its ``info`` is cleared when it reconnects)."""
+    if not conn.invalidated:
+        conn.info.pop(_HEADS, None)
 
 
 for _ending in ("commit", "rollback", "rollback_savepoint"):  # every engine's: no append may follow a stale head

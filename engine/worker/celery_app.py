@@ -41,8 +41,10 @@ def make_app(settings: Settings) -> Celery:
         task_acks_late=True,
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,
-        # a lost broker connection requeues unacked messages: stop their runs instead of finishing twice
-        worker_cancel_long_running_tasks_on_connection_loss=True,
+        # a lost broker connection requeues unacked messages, and the runs under way finish: their
+        # outcome is applied once, and the redelivered copy finds its job moved on. Cancelling them
+        # instead would stop each one by a signal at any line, mid-statement or mid-rollback.
+        worker_cancel_long_running_tasks_on_connection_loss=False,
         broker_connection_retry_on_startup=True,
         broker_transport_options={"confirm_publish": True},
         worker_hijack_root_logger=False,

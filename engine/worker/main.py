@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import warnings
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -32,6 +33,10 @@ def run_worker(*, concurrency: int | None = None, queues: Sequence[str] = (), po
     if logging.getLevelName(loglevel.upper()) != logging.DEBUG:
         logging.getLogger("spiff").setLevel(logging.WARNING)  # a line per task state change otherwise
     from celery import signals
+    from celery.exceptions import CPendingDeprecationWarning
+
+    # runs under way outlive a lost broker connection on purpose (engine.worker.celery_app)
+    warnings.filterwarnings("ignore", message=r"\s*In Celery 5.1 we introduced", category=CPendingDeprecationWarning)
 
     from engine.core import assemble
 

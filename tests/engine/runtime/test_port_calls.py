@@ -112,3 +112,25 @@ def test_a_call_made_inside_another_is_part_of_it(engine: Engine) -> None:
     assert _count(engine, AuditEntry) == before  # the outer call failed: nothing of it, inner call included
     with engine.db.read() as s:
         assert audit.verify(s).ok
+
+
+def test_a_call_whose_connection_broke_keeps_its_own_exception_and_commits_nothing(engine: Engine) -> None:
+    """A Celery worker told to stop gets a SystemExit wherever it is, even inside a statement, which
+    leaves the connection unusable. Undoing the call, ending the transaction and unbinding its ports
+    must not fail on it: the SystemExit goes on unwinding (it does not become a database error that
+    an operator would report as an incident), nothing is committed, no ports stay bound."""
+    tenant = _tenant(engine)
+    with pytest.raises(SystemExit), engine.db.write() as s:
+        s.connection()
+        ports = bound_ports()
+        with ports.session() as ps:
+            ps.execute(update(Tenant).where(Tenant.id == tenant.id).values(description="half done"))
+            audit.record(ps, action="tenant.update", actor="t", tenant_id=tenant.id)
+            ps.connection().invalidate()
+            raise SystemExit(1)
+    assert bound_ports() is None
+    assert _tenant(engine).description != "half done"
+    with engine.db.write() as s:  # the next transaction reads the audit chain's head afresh
+        audit.record(s, action="tenant.read", actor="t", tenant_id=tenant.id)
+    with engine.db.read() as s:
+        assert audit.verify(s).ok

@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from engine.models import Job, ProcessInstance, SiteMessage, User
+from engine.models import Incident, Job, ProcessInstance, SiteMessage, User
 from engine.ports import Port, instance_scope
 from engine.runtime.services import current_scope
 from tasks.ports import Refused, current
@@ -142,6 +142,49 @@ def test_a_port_call_that_fails_rolls_back_only_itself(engine, operators):
     with engine.db.read() as s:
         assert s.get(ProcessInstance, inst.id).status == "completed"
     assert [m.title for m in _messages(engine, "u-al")] == ["kept"]
+
+
+def test_a_database_failure_under_a_port_call_is_no_outcome_and_the_job_runs_again(any_engine, operators,
+                                                                                    frozen):
+    """The connection breaks in the middle of a port call (a lost server, a worker stopped
+    mid-statement): not the operator's fault, so no incident and no retry is spent; the job stays
+    queued, its claim given back, and the sweep's next send runs it to the end."""
+    _setup(any_engine)
+    broken = {"left": 1}
+
+    class Fragile(Port):
+        def write(self) -> None:
+            with self._ports.session() as s:
+                s.add(SiteMessage(tenant_id="t-alpha", user_id="u-al", kind="info", title="written", body="",
+                                  link={}))
+                s.flush()
+                if broken["left"]:
+                    broken["left"] -= 1
+                    s.connection().invalidate()  # the connection is gone under the open transaction
+                    s.flush()
+                    s.execute(select(func.count()).select_from(SiteMessage))
+
+    any_engine.ports.register("fragile", Fragile)
+
+    def operate(amount: Any, label: str) -> dict[str, Any]:
+        current().fragile.write()
+        return {"done": label}
+
+    operators.operator("test/job", mode="async")(operate)
+    inst = any_engine.runtime.start("jobs_async", tenant_id="t-alpha", variables={"amount": 1, "seq": 8})
+    [job] = _jobs(any_engine, inst.id)
+    assert (job.status, job.attempt, job.error) == ("queued", 1, None)
+    assert job.next_attempt_at <= frozen.now()  # the claim's lease is given back: no 15-minute wait
+    with any_engine.db.read() as s:
+        assert s.get(ProcessInstance, inst.id).status == "running"
+        assert s.scalar(select(func.count()).select_from(Incident)) == 0
+    assert _messages(any_engine, "u-al") == []  # the broken call's write was rolled back
+    frozen.advance(timedelta(seconds=5))
+    assert any_engine.jobs.requeue_lost_jobs(0) == [job.id]
+    with any_engine.db.read() as s:
+        assert s.get(ProcessInstance, inst.id).status == "completed"
+    assert [(j.status, j.attempt) for j in _jobs(any_engine, inst.id)] == [("done", 1)]
+    assert [m.title for m in _messages(any_engine, "u-al")] == ["written"]
 
 
 def test_without_a_dispatcher_the_async_operator_runs_inline_in_the_step(engine, operators):
