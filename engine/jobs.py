@@ -54,6 +54,7 @@ from engine.ports import PortRegistry, StandalonePorts
 from engine.runtime.instances import Loaded, Runtime
 from engine.runtime.services import IncidentNote, InstanceScope, OperatorFailure, running_for, to_json_value
 from engine.runtime.steps import advance
+from engine.spiff.specs import CamundaServiceTask, OperatorServiceTask
 from tasks import ports as task_ports
 from tasks.ports import Refused
 from tasks.registry import OperatorError, OperatorRegistry
@@ -209,6 +210,12 @@ class _JobView:
         return None
 
 
+def _may_wait_on_a_job(task: Any) -> bool:
+    """Only a service task's operator becomes a job: a call activity or a subprocess that was
+    STARTED and moved on has none to mark stale (no statement for it)."""
+    return isinstance(task.task_spec, OperatorServiceTask | CamundaServiceTask)
+
+
 # -- the service ---------------------------------------------------------------------------------
 
 class Jobs:
@@ -261,8 +268,9 @@ class Jobs:
         was_started = [tid for tid, state in loaded.before.items() if state == TaskState.STARTED]
         if not was_started:
             return
-        states = {t.id: t.state for t in loaded.workflow.get_tasks()}
-        left = [str(tid) for tid in was_started if states.get(tid) != TaskState.STARTED]
+        tasks = {t.id: t for t in loaded.workflow.get_tasks()}
+        left = [str(tid) for tid in was_started
+                if (task := tasks.get(tid)) is None or (task.state != TaskState.STARTED and _may_wait_on_a_job(task))]
         if left:
             s.execute(update(Job).where(Job.instance_id == loaded.row.id, Job.status == "queued",
                                         Job.task_guid.in_(left))

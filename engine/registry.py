@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 
 from engine import audit
 from engine.db import Database
@@ -74,26 +74,56 @@ def _visible(query: Any, tenant_id: str | None) -> Any:
     return query.where(column.is_(None) if tenant_id is None else (column.is_(None) | (column == tenant_id)))
 
 
+# a definition's parsed spec comes from the spec cache (engine.runtime.specs), which reads these
+# columns itself on a miss: resolving a key never needs them
+_WITHOUT_SPECS = (defer(ProcessDefinition.spec_json), defer(ProcessDefinition.inner_specs_json))
+
+
 def resolve(session: Session, key: str, tenant_id: str | None) -> ProcessDefinition:
     """The version a new instance of ``key`` uses inside ``tenant_id``: the tenant's own latest
     if it has one, else the platform's latest. One statement."""
     q = _visible(select(ProcessDefinition).where(ProcessDefinition.key == key), tenant_id)
-    found = session.scalars(q.order_by(*_in_scope_first(tenant_id)).limit(1)).first()
+    found = session.scalars(q.options(*_WITHOUT_SPECS).order_by(*_in_scope_first(tenant_id)).limit(1)).first()
     if found is None:
         raise NotFound(f"no process definition with key {key!r}")
     return found
 
 
-def resolve_keys(session: Session, keys: set[str], tenant_id: str | None) -> dict[str, ProcessDefinition]:
-    """``resolve`` for several keys in one statement (a key that is not deployed is absent)."""
-    if not keys:
+def resolve_keys(session: Session, keys: set[str] | None, tenant_id: str | None) -> dict[str, ProcessDefinition]:
+    """``resolve`` for several keys in one statement (a key that is not deployed is absent);
+    ``keys`` None: every key ``tenant_id`` sees."""
+    if keys is not None and not keys:
         return {}
     rank = func.row_number().over(partition_by=ProcessDefinition.key, order_by=_in_scope_first(tenant_id))
-    ranked = _visible(select(ProcessDefinition.id, rank.label("rank"))
-                      .where(ProcessDefinition.key.in_(sorted(keys))), tenant_id).subquery()
+    ranked = select(ProcessDefinition.id, rank.label("rank"))
+    if keys is not None:
+        ranked = ranked.where(ProcessDefinition.key.in_(sorted(keys)))
+    ranked = _visible(ranked, tenant_id).subquery()
     rows = session.scalars(select(ProcessDefinition).join(ranked, ranked.c.id == ProcessDefinition.id)
-                           .where(ranked.c.rank == 1))
+                           .where(ranked.c.rank == 1).options(*_WITHOUT_SPECS))
     return {row.key: row for row in rows}
+
+
+def resolve_with_calls(session: Session, key: str, tenant_id: str | None) -> tuple[ProcessDefinition, dict[str, int]]:
+    """``resolve(key)`` and the version each key it calls binds to, recursively, in one statement
+    (every key the tenant sees, newest first: a handful of small rows, never the specs).
+    Raises NotFound for ``key`` and Conflict for a called key that is not deployed."""
+    latest = resolve_keys(session, None, tenant_id)
+    definition = latest.get(key)
+    if definition is None:
+        raise NotFound(f"no process definition with key {key!r}")
+    bound: dict[str, int] = {}
+    pending = list(definition.called_keys)
+    while pending:
+        called_key = pending.pop()
+        if called_key == key or called_key in bound:
+            continue
+        called = latest.get(called_key)
+        if called is None:
+            raise Conflict(f"process {key!r} calls {called_key!r}, which is not deployed")
+        bound[called_key] = called.id
+        pending.extend(called.called_keys)
+    return definition, bound
 
 
 def visible_definition(session: Session, key: str, version: int, tenant_id: str | None) -> ProcessDefinition:

@@ -70,7 +70,7 @@ class Inbox:
         ``roles``) and not claimed by someone else. Newest first."""
         if page < 1 or not 1 <= page_size <= MAX_PAGE_SIZE:
             raise InvalidInput(f"page must be >= 1 and page_size between 1 and {MAX_PAGE_SIZE}")
-        with self.db.read() as s:
+        with self.db.autocommit() as s:  # one statement: no transaction to begin and end
             return queries.list_page(s, tenant_id, user, list(roles), page, page_size)
 
     def get_task(self, tenant_id: str | None, task_id: str, *, user: str, roles: Sequence[str] = ()) -> TaskDetail:
@@ -161,7 +161,7 @@ class Inbox:
         """Send the task back to the user task before it on its path (Conflict if there is none)."""
         if not isinstance(comment, str) or len(comment) > MAX_COMMENT:
             raise InvalidInput(f"comment must be text of at most {MAX_COMMENT} characters")
-        with self.db.read() as s:
+        with self.db.autocommit() as s:
             instance_id = self._workable(s, tenant_id, task_id, user, roles).instance_id
         with self.runtime.mutation(instance_id, tenant_id=tenant_id, actor=user) as (s, loaded):
             self._workable(s, tenant_id, task_id, user, roles)  # again, under the instance lock

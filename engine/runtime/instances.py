@@ -24,9 +24,9 @@ from sqlalchemy.orm.attributes import set_committed_value
 from engine import audit, clock
 from engine.db import Database
 from engine.errors import Conflict, InvalidInput, NotFound
-from engine.models import Incident, ProcessDefinition, ProcessInstance, TaskHistory
+from engine.models import Incident, ProcessInstance, TaskHistory
 from engine.ports import bound_ports
-from engine.registry import resolve, resolve_keys
+from engine.registry import resolve_with_calls
 from engine.runtime import history, storable
 from engine.runtime.services import IncidentNote, InstanceScope, ServiceHost, to_json_value
 from engine.runtime.specs import SPECS
@@ -109,20 +109,6 @@ class Runtime:
     def _host(self, tenant_id: str, key: str, initiator: str | None, business_key: str | None) -> ServiceHost:
         scope = InstanceScope(tenant_id, key, initiator, business_key, internal=key in self.internal_keys)
         return ServiceHost(self.operators.get, async_enabled=self.async_enabled, scope=scope)
-
-    def _bind(self, s: Session, definition: ProcessDefinition, tenant_id: str) -> dict[str, int]:
-        """Bind every called key, recursively, to its latest version for this tenant, now: one
-        statement per level of call activities."""
-        bound: dict[str, int] = {}
-        pending = set(definition.called_keys) - {definition.key}
-        while pending:
-            found = resolve_keys(s, pending, tenant_id)
-            missing = sorted(pending - set(found))
-            if missing:
-                raise Conflict(f"process {definition.key!r} calls {missing[0]!r}, which is not deployed")
-            bound.update({key: called.id for key, called in found.items()})
-            pending = {k for called in found.values() for k in called.called_keys} - set(bound) - {definition.key}
-        return bound
 
     def _specs(self, s: Session, definition_id: int, bound: dict[str, int]) -> tuple[str, Any, dict]:
         specs = SPECS.specs_for(s, [definition_id, *bound.values()])
@@ -245,8 +231,7 @@ class Runtime:
         if not isinstance(data, dict):
             raise InvalidInput("variables must be a JSON object")
         with self.db.write() as s:
-            definition = resolve(s, key, tenant_id)
-            bound = self._bind(s, definition, tenant_id)
+            definition, bound = resolve_with_calls(s, key, tenant_id)
             added = check(s, definition, bound) if check is not None else None
             if added:
                 data.update(to_json_value(added))

@@ -17,6 +17,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from engine import audit
+from engine.domains.applications.hooks import remember_number
 from engine.domains.applications.models import Application
 from engine.domains.applications.ports import item_dicts, strict
 from engine.domains.applications.service import (
@@ -26,6 +27,7 @@ from engine.domains.applications.service import (
     current_tasks,
     get,
     load,
+    load_with_items,
     running_instance_or_none,
     text_field,
 )
@@ -80,10 +82,11 @@ def submit(engine: Engine, principal: Principal, application_id: str, *, ip: str
             tenant_id = load(s, engine, principal, application_id).tenant_id
 
     def submittable(s: Session, _definition: Any, _bound: Any) -> dict[str, Any]:  # in the start's transaction
-        app = load(s, engine, principal, application_id)
+        app, items = load_with_items(s, engine, principal, application_id)
         if app.tenant_id != tenant_id:
             raise NotFound(f"application {application_id} not found")
-        take(app, _actor(engine, principal, app), action="submit", has_items=bool(item_dicts(s, app.id)))
+        take(app, _actor(engine, principal, app), action="submit", has_items=bool(items))
+        remember_number(s, app)
         return {"application_number": app.number, "title": app.title}
 
     variables = {"application_id": application_id, "approval_timeout": engine.settings.approval_timeout}

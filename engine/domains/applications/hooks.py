@@ -41,11 +41,20 @@ def release_on_cancel(s: Session, loaded: Any) -> None:
 _ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")  # engine.models.base.new_id
 
 
+def _number_key(tenant_id: str, application_id: str) -> tuple[str, str, str]:
+    return ("application number", tenant_id, application_id)  # in ``immutable``: a number never changes
+
+
+def remember_number(s: Session, app: Application) -> None:
+    """For a caller that has the application loaded (a submission): its notices need no query."""
+    immutable(s)[_number_key(app.tenant_id, app.id)] = app.number
+
+
 def application_subject(s: Session, row: ProcessInstance) -> Subject | None:
     """The application a process instance runs for (its business key, in its tenant), if any."""
     if not row.business_key or not _ID.fullmatch(row.business_key):
         return None  # application ids are UUIDs: no query for other business keys
-    cache, key = immutable(s), ("application number", row.tenant_id, row.business_key)  # a number never changes
+    cache, key = immutable(s), _number_key(row.tenant_id, row.business_key)
     number = cache.get(key)
     if number is None:
         number = s.scalar(select(Application.number).where(Application.id == row.business_key,

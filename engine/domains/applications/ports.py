@@ -103,10 +103,14 @@ def _application(s: Session, application_id: Any, *, change: bool) -> Applicatio
     return row
 
 
+def item_dict(row: ApplicationItem) -> dict[str, Any]:
+    return {f: getattr(row, f) for f in ITEM_FIELDS}
+
+
 def item_dicts(s: Session, application_id: str) -> list[dict[str, Any]]:
     rows = s.scalars(select(ApplicationItem).where(ApplicationItem.application_id == application_id)
                      .order_by(ApplicationItem.position)).all()
-    return [{f: getattr(r, f) for f in ITEM_FIELDS} for r in rows]
+    return [item_dict(r) for r in rows]
 
 
 def _items_once(s: Session, application_id: str) -> list[dict[str, Any]]:

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from connectors import vector
 from engine import audit, clock
 from engine.domains.applications.models import Application, ApplicationAttachment, ApplicationItem
-from engine.domains.applications.ports import ITEM_FIELDS, item_dicts
+from engine.domains.applications.ports import item_dict, item_dicts
 from engine.domains.applications.status import EDITABLE
 from engine.domains.cart.service import quantity_of, take, tenant_user
 from engine.domains.catalog import service as catalog
@@ -138,8 +138,9 @@ def current_tasks(s: Session, instance_ids: list[str]) -> list[dict[str, Any]]:
 DETAIL_HOOKS: list[Any] = []
 
 
-def _detail(s: Session, app: Application, *, hooks: bool = False) -> dict[str, Any]:
-    items = item_dicts(s, app.id)
+def _detail(s: Session, app: Application, *, hooks: bool = False,
+            items: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    items = item_dicts(s, app.id) if items is None else items
     extra = {k: v for hook in (DETAIL_HOOKS if hooks else ()) for k, v in hook(s, app, items).items()}
     instances = instances_of(s, app)
     ids = [i.id for i in instances]
@@ -181,8 +182,22 @@ def acting_on(s: Session, engine: Engine, principal: Principal, application_id: 
 def get(engine: Engine, principal: Principal, application_id: str, *, extras: bool = False) -> dict[str, Any]:
     """The application, its items and attachments, its process history, current tasks and order;
     ``extras``: with what other domains add (``DETAIL_HOOKS``: the quote), for the detail view."""
-    with engine.db.read() as s:
-        return _detail(s, load(s, engine, principal, application_id), hooks=extras)
+    with engine.db.autocommit() as s:  # no snapshot needed across the reads (PostgreSQL's READ COMMITTED has none)
+        app, items = load_with_items(s, engine, principal, application_id)
+        return _detail(s, app, hooks=extras, items=items)
+
+
+def load_with_items(s: Session, engine: Engine, principal: Principal, application_id: str
+                     ) -> tuple[Application, list[dict[str, Any]]]:
+    """``load`` and ``item_dicts`` in one statement: the application joined with its items."""
+    rows = s.execute(select(Application, ApplicationItem)
+                     .outerjoin(ApplicationItem, ApplicationItem.application_id == Application.id)
+                     .where(Application.id == application_id, *_scope(engine, principal))
+                     .order_by(ApplicationItem.position).execution_options(populate_existing=True)).all()
+    if not rows:
+        raise NotFound(f"application {application_id} not found")
+    items = [item_dict(item) for _app, item in rows if item is not None]
+    return rows[0][0], items
 
 
 # -- lists --------------------------------------------------------------------------------------
@@ -248,7 +263,7 @@ def export_rows(engine: Engine, principal: Principal, filters: Filters) -> Itera
         items: dict[str, list[dict[str, Any]]] = {i: [] for i in ids}
         if ids:
             for row in s.scalars(select(ApplicationItem).where(ApplicationItem.application_id.in_(ids))):
-                items[row.application_id].append({f: getattr(row, f) for f in ITEM_FIELDS})
+                items[row.application_id].append(item_dict(row))
     for app in apps:
         t = totals(items[app.id])
         yield [app.number, app.title, app.status, app.applicant, org_codes.get(app.organization_id, ""),
