@@ -20,6 +20,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from engine import private_files
 
 WRITE = "aicmp_write"
+# SQLite: an execution option under which no BEGIN is sent, so each statement commits by itself
+# (pysqlite runs with isolation_level None: it never begins one either). Not SQLAlchemy's
+# AUTOCOMMIT isolation level there: switching to it and back costs a PRAGMA per use and leaves
+# the pooled connection with pysqlite's own implicit BEGINs turned on.
+NO_BEGIN = "aicmp_no_begin"
 # session.info key: when present, a list of (table, values) inserts that wait for the end of the
 # unit of work that owns the session (a port call: engine.ports), so that a unit which fails before
 # its end writes nothing and needs no SAVEPOINT. Whoever appends must not need the row before then.
@@ -48,7 +53,7 @@ def _configure_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
         options = conn.get_execution_options()
-        if options.get("isolation_level") == "AUTOCOMMIT":
+        if options.get(NO_BEGIN):
             return  # each statement is its own transaction (Database.autocommit)
         conn.exec_driver_sql("BEGIN IMMEDIATE" if options.get(WRITE) else "BEGIN")
 
@@ -110,7 +115,8 @@ class Database:
         """Reads without a transaction: each statement sees what is committed when it runs. For
         the hot path's reads that need no snapshot across statements (the token check, a lookup
         before a write transaction re-checks under its lock): no BEGIN and no ROLLBACK round trips."""
-        with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn, \
+        options = {NO_BEGIN: True} if self.is_sqlite else {"isolation_level": "AUTOCOMMIT"}
+        with self.engine.connect().execution_options(**options) as conn, \
                 Session(bind=conn, expire_on_commit=False, info=self.info) as session:
             yield session
 

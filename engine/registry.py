@@ -89,40 +89,32 @@ def resolve(session: Session, key: str, tenant_id: str | None) -> ProcessDefinit
     return found
 
 
-def resolve_keys(session: Session, keys: set[str] | None, tenant_id: str | None) -> dict[str, ProcessDefinition]:
-    """``resolve`` for several keys in one statement (a key that is not deployed is absent);
-    ``keys`` None: every key ``tenant_id`` sees."""
-    if keys is not None and not keys:
+def resolve_keys(session: Session, keys: set[str], tenant_id: str | None) -> dict[str, ProcessDefinition]:
+    """``resolve`` for several keys in one statement (a key that is not deployed is absent)."""
+    if not keys:
         return {}
     rank = func.row_number().over(partition_by=ProcessDefinition.key, order_by=_in_scope_first(tenant_id))
-    ranked = select(ProcessDefinition.id, rank.label("rank"))
-    if keys is not None:
-        ranked = ranked.where(ProcessDefinition.key.in_(sorted(keys)))
-    ranked = _visible(ranked, tenant_id).subquery()
+    ranked = _visible(select(ProcessDefinition.id, rank.label("rank"))
+                      .where(ProcessDefinition.key.in_(sorted(keys))), tenant_id).subquery()
     rows = session.scalars(select(ProcessDefinition).join(ranked, ranked.c.id == ProcessDefinition.id)
                            .where(ranked.c.rank == 1).options(*_WITHOUT_SPECS))
     return {row.key: row for row in rows}
 
 
 def resolve_with_calls(session: Session, key: str, tenant_id: str | None) -> tuple[ProcessDefinition, dict[str, int]]:
-    """``resolve(key)`` and the version each key it calls binds to, recursively, in one statement
-    (every key the tenant sees, newest first: a handful of small rows, never the specs).
+    """``resolve(key)`` and the version each key it calls binds to, recursively: one statement for
+    the key and one per level of call activities, each reading only the versions of its keys.
     Raises NotFound for ``key`` and Conflict for a called key that is not deployed."""
-    latest = resolve_keys(session, None, tenant_id)
-    definition = latest.get(key)
-    if definition is None:
-        raise NotFound(f"no process definition with key {key!r}")
+    definition = resolve(session, key, tenant_id)
     bound: dict[str, int] = {}
-    pending = list(definition.called_keys)
+    pending = set(definition.called_keys) - {key}
     while pending:
-        called_key = pending.pop()
-        if called_key == key or called_key in bound:
-            continue
-        called = latest.get(called_key)
-        if called is None:
-            raise Conflict(f"process {key!r} calls {called_key!r}, which is not deployed")
-        bound[called_key] = called.id
-        pending.extend(called.called_keys)
+        found = resolve_keys(session, pending, tenant_id)
+        missing = sorted(pending - set(found))
+        if missing:
+            raise Conflict(f"process {key!r} calls {missing[0]!r}, which is not deployed")
+        bound.update({called_key: called.id for called_key, called in found.items()})
+        pending = {k for called in found.values() for k in called.called_keys} - set(bound) - {key}
     return definition, bound
 
 

@@ -18,6 +18,8 @@ from typing import Any
 
 from sqlalchemy import Engine, event
 
+from engine.db import NO_BEGIN
+
 _VERB = re.compile(r"\s*(INSERT INTO|DELETE FROM|RELEASE SAVEPOINT|ROLLBACK TO SAVEPOINT|\w+)\s*\"?(\w*)", re.I)
 _FROM = re.compile(r"\bFROM\s+\"?(\w+)", re.I)
 
@@ -67,7 +69,8 @@ class SqlCounter:
             self._current.statements.append(statement)
 
     def _begun(self, conn: Any) -> None:
-        if self._current is not None and conn.get_execution_options().get("isolation_level") != "AUTOCOMMIT":
+        options = conn.get_execution_options()
+        if self._current is not None and options.get("isolation_level") != "AUTOCOMMIT" and not options.get(NO_BEGIN):
             self._current.transactions += 1
 
     @contextmanager
