@@ -22,11 +22,14 @@ INTERNAL_PROCESSES = ("provisioning", "subscription_expiry")
 
 
 def install(engine: Engine) -> None:
-    """Register the ``provisioning`` port, the save hook that schedules a term's expiry, and mark
-    the processes as the platform's own."""
+    """Register the ``provisioning`` port, the save hook that schedules a term's expiry and the
+    sweep that schedules one whose start failed, and mark the processes as the platform's own."""
     from engine.domains.provisioning import expiry, ports
+    from engine.periodic import Periodic
 
     engine.ports.register("provisioning", ports.Provisioning)
     engine.runtime.internal_keys.update(INTERNAL_PROCESSES)
     if not any(getattr(h, "subscription_expiry_hook", False) for h in engine.runtime.save_hooks):
         engine.runtime.save_hooks.append(expiry.start_after_running(engine))
+        engine.periodic.append(Periodic("subscription-expiry-sweep", expiry.SWEEP_INTERVAL_S,
+                                        lambda: expiry.sweep(engine)))

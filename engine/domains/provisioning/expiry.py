@@ -6,6 +6,10 @@ months after it started running, and its ``subscription_expiry`` process then te
 step has committed (a start inside the step's transaction would nest one write in another). The
 process's business key is the id its termination request will have, so the ``termination`` it calls
 reaches that request (``engine.domains.resource_actions``).
+
+The start claims the unit in its own transaction (``expiry_key`` from null to that business key),
+so a unit never gets two. A start that failed after the step's commit leaves the key null, and
+``sweep`` (periodic work) starts the expiry later: a term always ends.
 """
 
 from __future__ import annotations
@@ -14,12 +18,14 @@ import logging
 from calendar import monthrange
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from engine import audit
+from engine import audit, clock
+from engine.domains.provisioning.models import ProvisioningUnit
 from engine.models.base import new_id
 from engine.ports import bound_ports
 
@@ -29,6 +35,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("aicmp.provisioning")
 
 PROCESS_KEY = "subscription_expiry"
+SWEEP_INTERVAL_S = 300.0
+SWEEP_GRACE_S = 300.0  # a unit younger than this may still get its expiry from the step's own start
 
 
 @dataclass(frozen=True)
@@ -48,16 +56,39 @@ def add_months(when: datetime, months: int) -> datetime:
     return when.replace(year=year, month=month0 + 1, day=min(when.day, monthrange(year, month0 + 1)[1]))
 
 
+class _Scheduled(Exception):  # noqa: N818 - control flow: the unit has its expiry already
+    pass
+
+
+def _claim(unit: Expiring, request_id: str) -> Callable[[Session, Any, Any], None]:
+    """The start's check: take the unit for this expiry, in the start's transaction."""
+
+    def check(s: Session, _definition: Any, _bound: Any) -> None:
+        claimed = s.execute(update(ProvisioningUnit).where(
+            ProvisioningUnit.id == unit.unit_id, ProvisioningUnit.tenant_id == unit.tenant_id,
+            ProvisioningUnit.expiry_key.is_(None)).values(expiry_key=request_id)
+            .execution_options(synchronize_session=False))
+        if claimed.rowcount != 1:
+            raise _Scheduled(unit.unit_id)
+
+    return check
+
+
 def schedule(engine: Engine, due: list[Expiring]) -> list[str]:
-    """Start each unit's ``subscription_expiry``; the instance ids. A start that fails is logged
-    and audited (the unit keeps ``expires_at``, so operations see which term was not scheduled)."""
+    """Start each unit's ``subscription_expiry`` unless it has one; the instance ids. A start that
+    fails is logged and audited (the unit keeps ``expires_at`` and no ``expiry_key``: the sweep
+    tries again)."""
     started = []
     for unit in due:
         request_id = new_id()  # the termination request the expiry will open, when it is due
         try:
             row = engine.runtime.start(PROCESS_KEY, tenant_id=unit.tenant_id, business_key=request_id,
                                        variables={"unit_id": unit.unit_id, "request_id": request_id,
-                                                  "expires_at": unit.expires_at.isoformat()})
+                                                  "expires_at": unit.expires_at.isoformat()},
+                                       check=_claim(unit, request_id))
+        except _Scheduled:
+            log.info("unit %s: its subscription expiry is scheduled already", unit.unit_id)
+            continue
         except Exception as exc:  # noqa: BLE001 - the unit runs, committed; never hide that behind this
             log.warning("unit %s: subscription expiry not started: %s", unit.unit_id, exc)
             with engine.db.write() as s:
@@ -67,6 +98,20 @@ def schedule(engine: Engine, due: list[Expiring]) -> list[str]:
             continue
         started.append(row.id)
     return started
+
+
+def sweep(engine: Engine, *, older_than_s: float = SWEEP_GRACE_S, limit: int = 100) -> list[str]:
+    """Start the expiry of running units with a term and none yet (their start after the commit
+    failed), once ``older_than_s`` have passed since they changed (the usual start has run by
+    then). Safe in many workers at once: each start claims its unit. The instance ids."""
+    cutoff = clock.now() - timedelta(seconds=older_than_s)
+    with engine.db.read() as s:
+        due = [Expiring(tenant_id, unit_id, expires_at) for unit_id, tenant_id, expires_at in s.execute(
+            select(ProvisioningUnit.id, ProvisioningUnit.tenant_id, ProvisioningUnit.expires_at)
+            .where(ProvisioningUnit.status == "running", ProvisioningUnit.expires_at.is_not(None),
+                   ProvisioningUnit.expiry_key.is_(None), ProvisioningUnit.updated_at <= cutoff)
+            .order_by(ProvisioningUnit.updated_at).limit(limit))]
+    return schedule(engine, due)
 
 
 def start_after_running(engine: Engine) -> Callable[[Session, Any], None]:

@@ -49,6 +49,9 @@ class ProvisioningUnit(Base):
     # a line bought for a term: when it started running plus term_months calendar months; the
     # ``subscription_expiry`` process terminates the resource then. None: no term.
     expires_at: Mapped[datetime | None] = mapped_column()
+    # the business key of the unit's ``subscription_expiry`` instance (its termination request's id),
+    # set in the transaction that starts it: a unit with ``expires_at`` and no key has none yet
+    expiry_key: Mapped[str | None] = mapped_column(String(36))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 

@@ -27,7 +27,8 @@ from engine.domains.resource_actions.models import ResourceRequest
 from engine.domains.resources import accounts
 from engine.domains.resources.models import CloudAccount, CloudResource
 from engine.errors import InvalidInput
-from engine.models import BusinessSystem, Incident, ProcessInstance, Quota, SiteMessage
+from engine.models import AuditEntry, BusinessSystem, Incident, ProcessInstance, Quota, SiteMessage
+from engine.periodic import periodic_work
 from engine.timers import fire_due_timers
 from tests.domains.provisioning.conftest import World, make_world
 
@@ -115,6 +116,8 @@ def test_a_term_ends_by_timer_and_terminates_the_resource_without_approval(any_w
     assert order["items"][0]["provisioning"]["units"][0]["expires_at"] == FEB28
     [instance] = expiries(w)
     assert instance.status == "running" and instance.tenant_id == w.tenant["alpha"]
+    assert unit.expiry_key == instance.business_key  # claimed in the start's transaction
+    assert expiry.sweep(w.engine, older_than_s=0) == []  # it has its expiry: nothing to start
     used = used_vcpu(w)
     assert used > 0 and at_provider(w, unit.resource_id) == "running"
 
@@ -247,3 +250,32 @@ def test_an_expiry_timer_set_earlier_than_the_unit_expires_stops_at_an_incident(
     status, _data, incidents = w.instance(early.id)
     assert status == "incident" and [i.error_code for i in incidents] == ["NOT_DUE"]
     assert w.units(app_id)[0].status == "running" and at_provider(w, unit.resource_id) == "running"
+
+
+def test_a_term_whose_expiry_did_not_start_gets_it_from_the_sweep_once(any_w: World, frozen) -> None:
+    """The unit runs with a term, but the start after the step's commit failed (the database went
+    away between the two): ``expires_at`` set, no ``expiry_key``, no instance. The sweep starts
+    it once its grace has passed, exactly once however often it or a racing start runs."""
+    w = any_w
+    app_id = provisioned(w, None)
+    [unit] = w.units(app_id)
+    with w.engine.db.write() as s:
+        s.get(ProvisioningUnit, unit.id).expires_at = FEB28
+    assert expiries(w) == []
+    assert expiry.sweep(w.engine) == []  # within the grace: the step's own start may still be coming
+
+    frozen.set(JAN31 + timedelta(seconds=expiry.SWEEP_GRACE_S + 1))
+    [periodic] = [p for p in periodic_work(w.engine) if p.name == "subscription-expiry-sweep"]  # workers run it
+    [started] = periodic.run()
+    [instance] = expiries(w)
+    assert instance.id == started and w.units(app_id)[0].expiry_key == instance.business_key
+    assert expiry.sweep(w.engine) == []
+    racing = expiry.Expiring(unit.tenant_id, unit.id, FEB28)
+    assert expiry.schedule(w.engine, [racing]) == []  # claimed already: no second instance, no audit
+    assert len(expiries(w)) == 1
+    with w.engine.db.read() as s:
+        assert s.scalars(select(AuditEntry).where(AuditEntry.action == "provisioning.expiry_unscheduled")).all() == []
+
+    until(w, frozen, FEB28 + timedelta(minutes=1))
+    assert w.units(app_id)[0].status == "terminated" and expiries(w)[0].status == "completed"
+    assert at_provider(w, unit.resource_id) == "deleted"
