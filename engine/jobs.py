@@ -42,7 +42,7 @@ from uuid import UUID
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import or_, select, update
-from sqlalchemy.exc import InterfaceError, OperationalError, PendingRollbackError
+from sqlalchemy.exc import DBAPIError, PendingRollbackError
 from sqlalchemy.orm import Session
 
 from engine import clock
@@ -68,9 +68,17 @@ PARK_S = 30  # a result for a suspended instance is tried again after this
 MAX_BACKOFF_S = 24 * 3600
 MAX_COUNTDOWN_S = 10 * 60  # longer delays are left to the sweep: a broker holds ETA messages unacked
 
-# what a port call raises when the platform's database failed under it (a lost connection, a
-# server restart, a connection broken by a signal mid-statement): not the operator's fault
-DATABASE_FAILED = (OperationalError, InterfaceError, PendingRollbackError)
+class DatabaseFailed(Exception):  # noqa: N818 - names the situation, raised from the SQLAlchemy error
+    """The platform's database failed under a port call: no outcome, the job runs again."""
+
+
+def database_failed(exc: BaseException) -> bool:
+    """The connection broke (a lost server, a restart, a signal mid-statement) or SQLite was busy:
+    not the operator's fault, and gone on the next try. A statement the database refuses every
+    time (too many variables, say) is not this: it stays an incident, or a job would loop."""
+    if isinstance(exc, PendingRollbackError):
+        return True
+    return isinstance(exc, DBAPIError) and (exc.connection_invalidated or "database is locked" in str(exc.orig))
 
 Kind = Literal["result", "operator-error", "exception", "operator-missing"]
 
@@ -156,9 +164,9 @@ def call_operator(operators: OperatorRegistry, name: str, params: dict[str, Any]
         return Outcome("operator-error", code=exc.code, message=exc.message, details=exc.details)
     except Refused as exc:  # a port's refusal is the BPMN error its code names, as in a step
         return Outcome("operator-error", code=exc.code, message=exc.message)
-    except DATABASE_FAILED:
-        raise  # the platform's database failed under a port call: no outcome; the job runs again
     except Exception as exc:  # noqa: BLE001 - an operator bug becomes an incident, not a crash
+        if database_failed(exc):
+            raise DatabaseFailed(str(exc)) from exc
         return Outcome("exception", message=f"{type(exc).__name__}: {exc}")
     return Outcome("result", value=value)
 
@@ -376,8 +384,9 @@ class Jobs:
         try:
             outcome = job.pending or self._call(job)
             return self.apply(job_id, attempt, outcome)
-        except DATABASE_FAILED:
-            self._release(job_id, attempt)
+        except Exception as exc:
+            if isinstance(exc, DatabaseFailed) or database_failed(exc):
+                self._release(job_id, attempt)
             raise
 
     def _call(self, job: _JobView) -> Outcome:

@@ -11,7 +11,7 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from engine.models import Incident, Job, ProcessInstance, SiteMessage, User
 from engine.ports import Port, instance_scope
@@ -185,6 +185,25 @@ def test_a_database_failure_under_a_port_call_is_no_outcome_and_the_job_runs_aga
         assert s.get(ProcessInstance, inst.id).status == "completed"
     assert [(j.status, j.attempt) for j in _jobs(any_engine, inst.id)] == [("done", 1)]
     assert [m.title for m in _messages(any_engine, "u-al")] == ["written"]
+
+
+def test_a_statement_the_database_refuses_every_time_is_an_incident_not_a_retry_loop(engine, operators):
+    """Only a broken connection (or a busy SQLite) means "run it again": an error the database gives
+    on every try (here SQLite's OperationalError for a missing table) would loop for ever."""
+    _setup(engine)
+
+    class Wrong(Port):
+        def read(self) -> None:
+            with self._ports.reading() as s:
+                s.execute(text("SELECT missing FROM no_such_table"))
+
+    engine.ports.register("wrong", Wrong)
+    operators.operator("test/job", mode="async")(lambda amount, label: current().wrong.read())
+    inst = engine.runtime.start("jobs_async", tenant_id="t-alpha", variables={"amount": 1, "seq": 9})
+    [job] = _jobs(engine, inst.id)
+    assert job.status == "failed" and "no_such_table" in job.error["message"]
+    with engine.db.read() as s:
+        assert s.get(ProcessInstance, inst.id).status == "incident"
 
 
 def test_without_a_dispatcher_the_async_operator_runs_inline_in_the_step(engine, operators):
