@@ -124,6 +124,8 @@ def test_the_same_token_for_another_name_is_a_conflict(kube: KubernetesConnector
 
 def test_pods_without_a_scheduler_stay_pending_and_are_reported_so(kube: KubernetesConnector) -> None:
     ns = _namespace(kube)
+    # the quota's usage is kept from the pod's admission on only once the controller has set its status
+    _eventually(lambda: kube.namespace_quota(ns)["used"], what="quota status")
     made = kube.create(ResourceSpec(name="waits", gpus_by_model={"A100": 2}, placement=ns), _token())
     metrics = _eventually(lambda: {m.name: m.value for m in kube.metrics(made.provider_id)}, what="a pod")
     assert metrics == {"pods_pending": 1}
