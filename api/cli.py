@@ -113,7 +113,8 @@ def cmd_bpmn_simulate(args: argparse.Namespace) -> int:
         raise UserError("--max-steps must be at least 1")
     report, result = simulate_file(path, max_bytes=settings.max_bpmn_bytes, process_id=args.process,
                                    data=data, task_data=_pairs(args.task, "--task"),
-                                   stubs=_pairs(args.stub, "--stub"), max_steps=args.max_steps)
+                                   stubs=_pairs(args.stub, "--stub"), messages=_pairs(args.message, "--message"),
+                                   max_steps=args.max_steps)
     if result is None:
         if report.unknown_process:
             raise UserError(str(report.errors[-1]))
@@ -269,6 +270,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="data to complete user task TASK_ID with (over its form defaults); repeatable")
     sim.add_argument("--stub", action="append", default=[], metavar="OPERATOR=JSON",
                      help="result for service tasks calling OPERATOR (others get {}); repeatable")
+    sim.add_argument("--message", action="append", default=[], metavar="NAME=JSON",
+                     help="payload a waiting message or signal NAME is answered with (others get {}); repeatable")
     sim.add_argument("--max-steps", type=int, default=MAX_STEPS, metavar="N",
                      help=f"stop after N tasks run, reporting a loop (default: {MAX_STEPS})")
     sim.add_argument("--json", action="store_true", help="machine-readable output")

@@ -1,8 +1,8 @@
 """Run a process in memory, the way ``aicmp bpmn simulate`` and the conformance test do.
 
 User tasks are completed with the given data over the form's defaults, service tasks answered
-from stubs (``{}`` when none is given, and reported as stubbed), waiting messages answered and
-timers advanced on a frozen clock. Nothing touches a database.
+from stubs (``{}`` when none is given, and reported as stubbed), waiting messages and signals answered (with
+the given payload, ``{}`` when none) and timers advanced on a frozen clock. Nothing touches a database.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from typing import Any
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.bpmn.util import BpmnEvent
+from SpiffWorkflow.camunda.specs.event_definitions import MessageEventDefinition as CamundaMessage
 from SpiffWorkflow.util.task import TaskState
 
 from engine import clock
@@ -45,7 +46,7 @@ class SimulationResult:
 
 def _label(task: Any) -> str:
     spec = task.task_spec
-    return spec.bpmn_name or spec.bpmn_id
+    return spec.bpmn_name or spec.bpmn_id or spec.name
 
 
 def _newly_completed(workflow: BpmnWorkflow, seen: set) -> list[Any]:
@@ -65,14 +66,19 @@ def _definitions(task: Any) -> list[Any]:
     return list(getattr(definition, "event_definitions", None) or [definition])
 
 
-def _answer_message(workflow: BpmnWorkflow) -> bool:
-    """Answer every message the first waiting task listens for (a parallel multiple event
-    needs them all); returns False when no task waits for a message."""
+def _answer_message(workflow: BpmnWorkflow, payloads: dict[str, Any]) -> bool:
+    """Answer every message and signal the first waiting task listens for (a parallel multiple
+    event needs them all) with its payload from ``payloads`` (by name), with the correlation keys
+    of the task's own (sub)process; returns False when no task waits for either."""
     for task in workflow.get_tasks(state=TaskState.WAITING):
-        messages = [d for d in _definitions(task) if "Message" in type(d).__name__]
-        for definition in messages:
-            workflow.catch(BpmnEvent(definition, payload={}, correlations=dict(workflow.correlations)))
-        if messages:
+        events = [d for d in _definitions(task) if any(k in type(d).__name__ for k in ("Message", "Signal"))]
+        for definition in events:
+            payload = payloads.get(definition.name, {})
+            if isinstance(definition, CamundaMessage):  # a Camunda-parsed catch reads the payload wrapped
+                payload = {"payload": payload, "result_var": definition.result_var}
+            correlations = {**workflow.correlations, **getattr(task.workflow, "correlations", {})}
+            workflow.catch(BpmnEvent(definition, payload=payload, correlations=correlations))
+        if events:
             return True
     return False
 
@@ -101,7 +107,8 @@ def _advance_clock(workflow: BpmnWorkflow, frozen: clock.FrozenClock) -> bool:
 def simulate(process: ParsedProcess, processes: dict[str, ParsedProcess], *,
              files: dict[str, bytes], data: dict[str, Any] | None = None,
              task_data: dict[str, dict[str, Any]] | None = None,
-             stubs: dict[str, Any] | None = None, max_steps: int = MAX_STEPS) -> SimulationResult:
+             stubs: dict[str, Any] | None = None, messages: dict[str, Any] | None = None,
+             max_steps: int = MAX_STEPS) -> SimulationResult:
     """Run ``process`` to its end (or until it cannot move, loops, or has run ``max_steps``
     tasks); ``processes`` resolves call activities."""
     result = SimulationResult(process.key)
@@ -161,7 +168,12 @@ def simulate(process: ParsedProcess, processes: dict[str, ParsedProcess], *,
                     watch.step(task)
                     task.run()
                     continue
-                if _answer_message(wf) or _advance_clock(wf, frozen):
+                try:
+                    answered = _answer_message(wf, messages or {})
+                except Exception as exc:  # noqa: BLE001 - a correlation expression the payload cannot satisfy
+                    result.problem = f"answering a waiting message: {type(exc).__name__}: {exc}"
+                    return result
+                if answered or _advance_clock(wf, frozen):
                     watch.nudged()
                     continue
                 waiting = [_label(t) for t in wf.get_tasks(state=TaskState.WAITING | TaskState.STARTED)]

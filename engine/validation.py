@@ -94,6 +94,19 @@ def _check_scripts(file: str, tree: Any) -> list[Finding]:
     return findings
 
 
+def _check_external_scripts(file: str, tree: Any) -> list[Finding]:
+    """A script task whose script is a file beside the model (``camunda:resource``, Camunda's XSLT
+    and Groovy examples) has nothing aicmp could run or check: refused, naming the file."""
+    findings = []
+    for el in tree.getroot().iter(f"{{{BPMN_NS}}}scriptTask"):
+        resource = el.get(f"{{{camunda.CAMUNDA_NS}}}resource")
+        if resource and not (el.findtext(f"{{{BPMN_NS}}}script") or "").strip():
+            findings.append(Finding(file, el.sourceline, el.get("id"),
+                                    f"script: loaded from camunda:resource {resource!r}, a file outside the "
+                                    "model; write the script (Python) into the task"))
+    return findings
+
+
 def _check_camunda_mappings(file: str, tree: Any) -> list[Finding]:
     """``camunda:inputOutput`` parameters run as pre/post scripts (``engine.spiff.camunda``):
     refused here when a value is not supported or the sandbox policy refuses the compiled script."""
@@ -184,6 +197,7 @@ def validate_files(
         v.errors.extend(_check_scripts(name, tree))
         v.errors.extend(_check_timer_literals(name, tree))
         v.errors.extend(_check_camunda_mappings(name, tree))
+        v.errors.extend(_check_external_scripts(name, tree))
         v.warnings.extend(xsd_findings(name, tree))
 
     schemas: set[str] = set()

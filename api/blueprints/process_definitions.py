@@ -74,6 +74,9 @@ class SimulateFormSchema(Schema):
     stubs = fields.String(load_default=None, metadata={
         "description": "a JSON object, operator name -> the result service tasks calling it get "
                        "(operators never run; others answer {} and are listed in ``stubbed``)"})
+    messages = fields.String(load_default=None, metadata={
+        "description": "a JSON object, message or signal name -> the payload (an object) it is "
+                       "answered with (others get {})"})
     max_steps = fields.Integer(load_default=MAX_STEPS, validate=validate.Range(min=1, max=MAX_STEPS),
                                metadata={"description": "stop after this many tasks, reporting a loop"})
 
@@ -120,7 +123,7 @@ def _json_object(args: dict[str, Any], name: str, values: str = "any") -> dict[s
         raise InvalidInput(f"{name} must be a JSON object", errors=[{"field": name, "message": "a JSON object"}])
     if values == "object" and not all(isinstance(v, dict) for v in value.values()):
         raise InvalidInput(f"{name}: each value must be a JSON object",
-                           errors=[{"field": name, "message": "each task id maps to a JSON object"}])
+                           errors=[{"field": name, "message": "each value must be a JSON object"}])
     return value
 
 
@@ -184,8 +187,9 @@ def simulate(args: dict[str, Any]) -> Any:
 
     Give either uploaded ``files`` (multipart, as deploy, with its size limits) or a deployed
     ``key`` and ``version`` you can see. User tasks are completed with ``tasks``' data over their
-    form defaults, service tasks are answered from ``stubs`` (no operator runs), messages are
-    answered and timers advanced on a frozen clock; scripts run in the same sandbox as instances.
+    form defaults, service tasks are answered from ``stubs`` (no operator runs), waiting messages
+    and signals are answered with ``messages``' payloads (``{}`` when none) and timers advanced on a
+    frozen clock; scripts run in the same sandbox as instances.
     Files with errors answer 200 with ``valid: false`` and the errors, and nothing runs."""
     files = _uploaded_files(required=False)
     key, version = args["key"], args["version"]
@@ -199,6 +203,7 @@ def simulate(args: dict[str, Any]) -> Any:
     data = _json_object(args, "data")
     task_data = _json_object(args, "tasks", values="object")
     stubs = _json_object(args, "stubs")
+    messages = _json_object(args, "messages", values="object")
     filename = None
     if not files:
         with engine().db.read() as s:
@@ -213,7 +218,7 @@ def simulate(args: dict[str, Any]) -> Any:
         return answer
     problems, result = designer.simulate_validated(
         validation, filename, process_id=args["process"], data=data, task_data=task_data, stubs=stubs,
-        max_steps=args["max_steps"])
+        messages=messages, max_steps=args["max_steps"])
     if result is None:
         return {**answer, "valid": False, "errors": problems}
     return {**answer, "process": result.process_id, "completed": result.completed, "path": result.element_ids,

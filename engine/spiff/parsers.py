@@ -65,6 +65,18 @@ class _UnconditionalFlows:
         super().connect_outgoing(outgoing_task, sequence_flow_node, is_default)  # type: ignore[misc]
 
 
+class _ImplicitSplit:
+    """Mixed into every task and event parser: several outgoing flows without a condition leave a
+    task or event in parallel, BPMN's implicit split (SpiffWorkflow refuses more than one). A flow
+    with a condition there (an implicit inclusive split) is still refused."""
+
+    def handles_multiple_outgoing(self) -> bool:
+        flows = self.process_parser.get_outgoing_sequence_flows(self.bpmn_id)  # type: ignore[attr-defined]
+        if not any(self.parse_condition(f) is not None for f in flows):  # type: ignore[attr-defined]
+            return True
+        return super().handles_multiple_outgoing()  # type: ignore[misc]
+
+
 _MIXED: dict[tuple[type, type], type] = {}
 
 
@@ -76,13 +88,16 @@ def _mixed(mixin: type, parser_class: type) -> type:
 
 def _bounded_timers(classes: dict[str, tuple[type, type]]) -> dict[str, tuple[type, type]]:
     """The parser table with each event parser (anything that may read a timer) made bounded,
-    and each conditional gateway parser taking flows without a condition."""
+    each conditional gateway parser taking flows without a condition, and every other task and
+    event parser splitting implicitly."""
     table = {}
     for tag, (parser_class, spec_class) in classes.items():
-        if issubclass(parser_class, EventDefinitionParser):
-            parser_class = _mixed(_BoundedTimers, parser_class)
-        elif issubclass(parser_class, ConditionalGatewayParser):
+        if issubclass(parser_class, ConditionalGatewayParser):
             parser_class = _mixed(_UnconditionalFlows, parser_class)
+        elif issubclass(parser_class, TaskParser):
+            if issubclass(parser_class, EventDefinitionParser):
+                parser_class = _mixed(_BoundedTimers, parser_class)
+            parser_class = _mixed(_ImplicitSplit, parser_class)
         table[tag] = (parser_class, spec_class)
     return table
 

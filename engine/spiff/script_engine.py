@@ -51,10 +51,12 @@ class AicmpScriptEngine(PythonScriptEngine):
                 raise
         return super().evaluate(task, expression, external_context)
 
-    def execute(self, task: Any, script: str, external_context: dict[str, Any] | None = None) -> Any:
+    def execute(self, task: Any, script: str | None, external_context: dict[str, Any] | None = None) -> Any:
         """Run a script; one that leaves a value the instance cannot store (bytes, a set, a tuple key,
         NaN, a huge int, ...) fails like a script that raised: its task data is put back as it was
         and the task errors, naming the variable (engine.runtime.storable)."""
+        if not script:  # a script task drawn without a script does nothing, like a plain task
+            return None
         if juel.TEXT in script or juel.VARS in script:  # compiled JUEL (camunda:inputOutput mappings)
             external_context = {**juel.helpers(task.data), **(external_context or {})}
         before = dict(task.data)

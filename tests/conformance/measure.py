@@ -3,7 +3,14 @@
 "Executable" is what the baseline TSV says (column ``parse`` is not ``no-exec``): 232 files. For
 each, the report says whether its XML parses, whether ``aicmp bpmn check`` accepts it, whether
 ``aicmp bpmn simulate`` runs it to the end, and, when not, the first reason, grouped into a short
-category. The conformance test writes it as a TSV under its tmp dir (and prints a one-line summary) and
+category.
+
+A run first gives nothing (forms submitted with their defaults, services answered ``{}``), as the
+baseline ran SpiffWorkflow. A file that stops there for want of data and has an entry in
+``inputs.json`` runs again with it: start variables, user-task answers and service results, the
+values its own project's tests give (or the model plainly expects), each with a sentence saying
+what they stand for. Both counts are reported; a file that runs only with its inputs says so in
+its category. The conformance test writes it as a TSV under its tmp dir (and prints a one-line summary) and
 compares each file with the checked-in ``runs.tsv``: a file recorded as running must still run,
 a failing one must fail for a named reason (a category, never "other"). Regenerate the list
 after a change that makes more files run with::
@@ -16,12 +23,14 @@ from __future__ import annotations
 import collections
 import contextlib
 import csv
+import json
 import re
 import signal
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from engine.designer import check, simulate_file
 from engine.spiff.xmlcheck import XmlRejected, parse_xml
@@ -29,11 +38,13 @@ from tests.helpers import CONFORMANCE
 
 BASELINE = CONFORMANCE / "baseline-spiffworkflow-3.2.0.tsv"
 RUNS = Path(__file__).with_name("runs.tsv")
+INPUTS = Path(__file__).with_name("inputs.json")
 MAX_BYTES = 5 * 1024 * 1024
 SECONDS = 20  # per simulation
 MEASURED: dict[str, FileReport] = {}  # this test session's reports (test_conformance fills it)
 REPORT_FILE: Path | None = None  # where the session's per-file TSV was written
-COLUMNS = ("file", "baseline", "parse", "check", "run", "category", "reason")
+COLUMNS = ("file", "baseline", "parse", "check", "run", "empty_run", "category", "reason")
+WITH_INPUTS = "runs with the inputs in inputs.json"
 
 # first matching pattern names the category of a failure reason
 CATEGORIES: tuple[tuple[str, str], ...] = (
@@ -46,17 +57,17 @@ CATEGORIES: tuple[tuple[str, str], ...] = (
      "data association to an item that is not there"),
     (r"Non-default exclusive outgoing sequence flow without condition", "gateway flow without a condition"),
     (r"condition: syntax error", "FEEL condition (neither Python nor JUEL)"),
-    (r"script: syntax error|source must be text", "script not Python (Groovy, JavaScript, XSLT)"),
+    (r"script: syntax error|source must be text|camunda:resource", "script not Python (Groovy, JavaScript, XSLT)"),
     (r"invalid name because it starts with", "script refused by the sandbox"),
     (r"form .* is not in the deployment", "form file missing from the corpus"),
     (r"Service Task must have an operator", "service task without an implementation"),
     (r"calls process|No DMN Diagram|no executable process to start", "called process or decision not in the corpus"),
     (r"Unsupported Catch Event", "compensation boundary event"),
-    (r"start event|No output task", "no start event (implicit start)"),
+    (r"start event|No output task", "no start event where one is required (event subprocess, compensation)"),
     (r"[Mm]ultiple outgoing flows", "implicit split (task with several outgoing flows)"),
     (r"multiinstance|[Oo]utput item", "multi-instance without loop data"),
     (r"loopMaximum|loopCondition", "loop without a condition"),
-    (r"stuck|kept answering messages", "waits for a message it is never sent"),
+    (r"stuck|kept answering messages", "waits for what the run never gives (a message, a join's other branch)"),
     (r"loop: after|kept visiting", "loops until someone enters other data (needs input data)"),
     (r"Error evaluating|NameError|KeyError|not defined|not iterable|has no attribute",
      "needs input data (or a host function) the empty run has not"),
@@ -70,12 +81,13 @@ class FileReport:
     parse: bool = False
     check: bool = False
     run: bool = False
+    empty_run: bool = False  # ran to the end with no inputs (as the baseline ran SpiffWorkflow)
     reason: str = ""
 
     @property
     def category(self) -> str:
         if self.run:
-            return "runs"
+            return "runs" if self.empty_run else WITH_INPUTS
         for pattern, name in CATEGORIES:
             if re.search(pattern, self.reason):
                 return name
@@ -85,7 +97,8 @@ class FileReport:
         yes = {True: "ok", False: "fail"}
         return {"file": self.file, "baseline": self.baseline, "parse": yes[self.parse],
                 "check": yes[self.check] if self.parse else "n/a",
-                "run": yes[self.run] if self.check else "n/a", "category": self.category,
+                "run": yes[self.run] if self.check else "n/a",
+                "empty_run": yes[self.empty_run] if self.check else "n/a", "category": self.category,
                 "reason": " ".join(self.reason.split())[:300]}
 
 
@@ -121,6 +134,19 @@ def _time_limit(seconds: int) -> Iterator[None]:
         signal.signal(signal.SIGALRM, previous)
 
 
+def inputs() -> dict[str, dict]:
+    """``inputs.json``: per file, the ``data``, ``tasks`` (answers by user-task id), ``stubs``
+    (results by operator name) and ``messages`` (payloads by message name) to run it with, and
+    ``why``."""
+    return json.loads(INPUTS.read_text()) if INPUTS.exists() else {}
+
+
+def _simulate(path: Path, given: dict | None) -> tuple[Any, Any]:
+    given = given or {}
+    return simulate_file(path, max_bytes=MAX_BYTES, data=given.get("data"), task_data=given.get("tasks"),
+                         stubs=given.get("stubs"), messages=given.get("messages"))
+
+
 def measure_file(name: str, baseline: str) -> FileReport:
     report = FileReport(name, baseline)
     path = CONFORMANCE / name
@@ -135,22 +161,29 @@ def measure_file(name: str, baseline: str) -> FileReport:
         report.reason = "; ".join(str(e) for e in checked.errors)
         return report
     report.check = True
+    report.run, report.reason = _run(path, None)
+    report.empty_run = report.run
+    given = inputs().get(name)
+    if not report.run and given is not None:
+        report.run, reason = _run(path, given)
+        report.reason = reason or report.reason
+    return report
+
+
+def _run(path: Path, given: dict | None) -> tuple[bool, str]:
+    """Whether ``path`` runs to the end with ``given`` inputs, and why not."""
     try:
         with _time_limit(SECONDS):
-            simulated, result = simulate_file(path, max_bytes=MAX_BYTES)
+            simulated, result = _simulate(path, given)
     except _TooLong:
-        report.reason = f"stuck: no end within {SECONDS} s (the simulation kept answering the same wait)"
-        return report
+        return False, f"stuck: no end within {SECONDS} s (the simulation kept answering the same wait)"
     except Exception as exc:  # noqa: BLE001 - a run that raises is a failure with a reason
-        report.reason = f"{type(exc).__name__}: {exc}"
-        return report
+        return False, f"{type(exc).__name__}: {exc}"
     if result is None:
-        report.reason = "; ".join(str(e) for e in simulated.errors)
-    elif result.completed:
-        report.run = True
-    else:
-        report.reason = result.problem or "did not finish"
-    return report
+        return False, "; ".join(str(e) for e in simulated.errors)
+    if result.completed:
+        return True, ""
+    return False, result.problem or "did not finish"
 
 
 def measure(progress: bool = False) -> list[FileReport]:
@@ -171,14 +204,16 @@ def write_tsv(reports: list[FileReport], path: Path) -> None:
 
 
 def summary(reports: list[FileReport]) -> str:
-    """One paragraph: how many run to the end (and the baseline's count), failures by category."""
+    """One paragraph: how many run to the end (with no inputs, as the baseline's count was taken,
+    and with the recorded inputs), failures by category."""
     runs = sum(r.run for r in reports)
+    empty = sum(r.empty_run for r in reports)
     base = sum(r.baseline == "completed" for r in reports)
     by = collections.Counter(r.category for r in reports if not r.run)
     reasons = ", ".join(f"{name} {n}" for name, n in by.most_common())
-    return (f"conformance: {runs} of {len(reports)} executable files run to the end "
-            f"(plain SpiffWorkflow 3.2: {base}); check passes {sum(r.check for r in reports)}; "
-            f"the rest: {reasons or 'none'}")
+    return (f"conformance: {runs} of {len(reports)} executable files run to the end, {empty} of them with no "
+            f"inputs (plain SpiffWorkflow 3.2 with no inputs: {base}); check passes "
+            f"{sum(r.check for r in reports)}; the rest: {reasons or 'none'}")
 
 
 def recorded() -> dict[str, dict[str, str]]:

@@ -108,12 +108,16 @@ def test_every_executable_file_is_recorded():
 
 @pytest.mark.parametrize(("name", "baseline"), _executable())
 def test_executable_file_runs_as_recorded_or_better(name: str, baseline: str):
-    """A file ``runs.tsv`` records as running still runs to the end; one that fails fails for a
-    named reason; one that now runs where it did not asks for the list to be regenerated."""
+    """A file ``runs.tsv`` records as running still runs to the end (with no inputs, if it ran so);
+    one that fails fails for a named reason; one that now runs where it did not asks for the list
+    to be regenerated."""
     report = measured(name, baseline)
-    was = measure.recorded().get(name, {}).get("run")
+    recorded = measure.recorded().get(name, {})
+    was = recorded.get("run")
     if was == "ok":
         assert report.run, f"{name} ran to the end before and no longer does: {report.reason}"
+        if recorded.get("category") == "runs":
+            assert report.empty_run, f"{name} ran to the end with no inputs before and now needs inputs.json"
     elif report.run:
         pytest.fail(f"{name} runs to the end now: regenerate tests/conformance/runs.tsv "
                     "(.venv/bin/python -m tests.conformance.measure --write-runs)")
@@ -150,3 +154,19 @@ def test_every_corpus_file_can_be_inspected():
         for finding in xsd_findings(name, tree):
             assert finding.file == name and finding.message
     assert kinds["script"] > 0 and kinds["condition"] > 0 and kinds["dmnInputEntry"] > 0
+
+
+def test_recorded_inputs_name_executable_files_and_say_what_they_stand_for():
+    files = {name for name, _ in _executable()}
+    for name, given in measure.inputs().items():
+        assert name in files, f"inputs.json names {name}, which is not an executable corpus file"
+        assert set(given) <= {"data", "tasks", "stubs", "messages", "why"}, name
+        assert given.get("why", "").strip(), f"inputs.json: {name} does not say what its inputs stand for"
+        assert all(isinstance(given.get(k, {}), dict) for k in ("data", "tasks", "stubs", "messages")), name
+
+
+@pytest.mark.parametrize("name", sorted(measure.inputs()))
+def test_recorded_inputs_are_needed(name: str):
+    """A file that runs to the end with no inputs needs no entry in inputs.json."""
+    report = measured(name, dict(_executable()).get(name, "n/a"))
+    assert not report.empty_run, f"{name} runs with no inputs: remove it from inputs.json"

@@ -75,6 +75,50 @@ def test_simulate_follows_call_activities_into_sibling_files(models, capsys):
     assert result["process"] == "caller" and "Child task v1" in result["path"]
 
 
+MESSAGE_WAIT = """<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
+    xmlns:spiffworkflow="http://spiffworkflow.org/bpmn/schema/1.0/core" id="d" targetNamespace="t">
+  <bpmn:message id="m_reply" name="reply" />
+  <bpmn:process id="waits" isExecutable="true">
+    <bpmn:startEvent id="start"><bpmn:outgoing>f0</bpmn:outgoing></bpmn:startEvent>
+    <bpmn:intermediateCatchEvent id="catch"><bpmn:incoming>f0</bpmn:incoming><bpmn:outgoing>f1</bpmn:outgoing>
+      <bpmn:messageEventDefinition messageRef="m_reply">
+        <bpmn:extensionElements><spiffworkflow:messageVariable>reply</spiffworkflow:messageVariable>
+        </bpmn:extensionElements></bpmn:messageEventDefinition></bpmn:intermediateCatchEvent>
+    <bpmn:exclusiveGateway id="gw" default="f3"><bpmn:incoming>f1</bpmn:incoming>
+      <bpmn:outgoing>f2</bpmn:outgoing><bpmn:outgoing>f3</bpmn:outgoing></bpmn:exclusiveGateway>
+    <bpmn:endEvent id="accepted" name="Accepted"><bpmn:incoming>f2</bpmn:incoming></bpmn:endEvent>
+    <bpmn:endEvent id="other" name="Other"><bpmn:incoming>f3</bpmn:incoming></bpmn:endEvent>
+    <bpmn:sequenceFlow id="f0" sourceRef="start" targetRef="catch"/>
+    <bpmn:sequenceFlow id="f1" sourceRef="catch" targetRef="gw"/>
+    <bpmn:sequenceFlow id="f2" sourceRef="gw" targetRef="accepted">
+      <bpmn:conditionExpression>reply.get('answer') == 'yes'</bpmn:conditionExpression></bpmn:sequenceFlow>
+    <bpmn:sequenceFlow id="f3" sourceRef="gw" targetRef="other"/>
+  </bpmn:process>
+</bpmn:definitions>"""
+
+
+def test_simulate_answers_a_waiting_message_with_the_given_payload(tmp_path, capsys):
+    model = tmp_path / "waits.bpmn"
+    model.write_text(MESSAGE_WAIT)
+    args = ["bpmn", "simulate", str(model), "--json"]
+    assert main(args) == 0
+    assert json.loads(capsys.readouterr().out)["path"][-1] == "Other"  # answered {}
+    assert main([*args, "--message", 'reply={"answer": "yes"}']) == 0
+    assert json.loads(capsys.readouterr().out)["path"][-1] == "Accepted"
+
+
+def test_check_refuses_a_script_kept_in_a_file_beside_the_model(tmp_path, capsys):
+    model = tmp_path / "external.bpmn"
+    model.write_text(MESSAGE_WAIT.replace(
+        'xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"',
+        'xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" xmlns:camunda="http://camunda.org/schema/1.0/bpmn"'
+    ).replace('<bpmn:endEvent id="other"', '<bpmn:scriptTask id="xslt" scriptFormat="xslt" '
+                                           'camunda:resource="convert.xsl" /><bpmn:endEvent id="other"'))
+    assert main(["bpmn", "check", str(model)]) == 1
+    assert "[xslt]: script: loaded from camunda:resource 'convert.xsl'" in capsys.readouterr().out
+
+
 def test_simulate_exits_1_when_the_process_cannot_finish(models, capsys):
     stuck = models / "approval.bpmn"
     stuck.write_text(stuck.read_text().replace("total = amount * Decimal('1.06')", "total = missing_name"))
@@ -107,16 +151,19 @@ def test_simulate_stops_at_the_step_limit_naming_what_it_kept_visiting(models, c
     assert all(name in result["problem"] for name in ("Merge", "Count", "Done?"))
 
 
-def test_simulate_stops_at_the_step_limit_when_only_unmatched_messages_keep_it_going(capsys):
-    """A message answered that nothing correlates with moves no task and changes the state each
-    time: every such round counts as a step, so the run ends at the limit instead of spinning."""
+def test_simulate_answers_a_message_with_the_waiting_subprocess_correlation_keys(capsys):
+    """The receive task waits inside a subprocess, whose correlation key (uid 1) the top process
+    does not hold: the answer carries the waiting task's own keys, so it is caught, and the payload
+    gives the value the key's retrieval expression reads. Without it, the expression's error is
+    the run's problem (not a crash)."""
     model = CONFORMANCE / "spiffworkflow" / "spiff" / "data" / "waiting_event.bpmn"
     if not model.is_file():
         pytest.skip(f"the conformance corpus is not at {CONFORMANCE}")
-    code = main(["bpmn", "simulate", str(model), "--max-steps", "200", "--json"])
-    result = json.loads(capsys.readouterr().out)
-    assert code == 1 and not result["completed"]
-    assert result["problem"].startswith("no end after 200 steps (the step limit): it kept answering messages")
+    assert main(["bpmn", "simulate", str(model), "--message", 'B={"uid": 1}', "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["completed"] is True
+    assert main(["bpmn", "simulate", str(model), "--json"]) == 1
+    problem = json.loads(capsys.readouterr().out)["problem"]
+    assert problem == "answering a waiting message: NameError: name 'uid' is not defined"
 
 
 def test_simulate_stops_at_the_runtimes_limit_of_one_advance(models, capsys):
