@@ -118,6 +118,48 @@ def resolve_with_calls(session: Session, key: str, tenant_id: str | None) -> tup
     return definition, bound
 
 
+def _registry_stamp() -> Any:
+    """What changes whenever a definition is deployed: definitions are only ever added (a tenant
+    that has any cannot be deleted), so their count and highest id never come back to a value
+    they had. The count catches a deploy that commits after one with a higher id."""
+    return select(func.count(ProcessDefinition.id), func.max(ProcessDefinition.id))
+
+
+class StartBindings:
+    """``resolve_with_calls`` remembered between starts, per key and tenant, for as long as nothing
+    new is deployed. A start that finds its binding remembered reads its definition in one
+    statement that also compares the registry's stamp (``_registry_stamp``), instead of one per
+    level of call activities; any deploy, by any process, changes the stamp and the next start
+    resolves afresh. Only a key that calls others is remembered (without calls the resolve is one
+    statement already); the stamp is read before the resolve it is stored with, so a deploy in
+    between costs one more resolve later, never a stale binding."""
+
+    def __init__(self, limit: int = 4096) -> None:
+        self.limit = limit
+        self._known: dict[tuple[str, str | None], tuple[tuple[int, int | None], int, dict[str, int]]] = {}
+
+    def resolve(self, session: Session, key: str, tenant_id: str | None) -> tuple[ProcessDefinition, dict[str, int]]:
+        known = self._known.get((key, tenant_id))
+        if known is not None:
+            (count, highest), definition_id, bound = known
+            stamp = _registry_stamp().subquery()
+            row = session.scalars(
+                select(ProcessDefinition).options(*_WITHOUT_SPECS)
+                .where(ProcessDefinition.id == definition_id, ProcessDefinition.key == key,
+                       select(stamp).where(stamp.c[0] == count, stamp.c[1] == highest).exists())).first()
+            if row is not None:
+                return row, dict(bound)
+        definition, bound = resolve_with_calls(session, key, tenant_id)
+        if not bound:  # without calls the resolve is one statement already: nothing to remember
+            return definition, bound
+        count, highest = session.execute(_registry_stamp()).one()  # before the resolve it is stored with
+        definition, bound = resolve_with_calls(session, key, tenant_id)
+        if len(self._known) >= self.limit:
+            self._known.clear()
+        self._known[key, tenant_id] = ((count, highest), definition.id, dict(bound))
+        return definition, bound
+
+
 def visible_definition(session: Session, key: str, version: int, tenant_id: str | None) -> ProcessDefinition:
     """A definition version the caller may see (platform-wide or its own tenant's)."""
     row = session.scalars(select(ProcessDefinition).where(

@@ -26,7 +26,7 @@ from engine.db import Database
 from engine.errors import Conflict, InvalidInput, NotFound
 from engine.models import Incident, ProcessInstance, TaskHistory
 from engine.ports import bound_ports
-from engine.registry import resolve_with_calls
+from engine.registry import StartBindings
 from engine.runtime import history, storable
 from engine.runtime.services import IncidentNote, InstanceScope, ServiceHost, to_json_value
 from engine.runtime.specs import SPECS
@@ -103,6 +103,7 @@ class Runtime:
         self.save_hooks: list[SaveHook] = []
         # Keys only their domain's service starts (engine.runtime.start_policy); domains add theirs.
         self.internal_keys: set[str] = set()
+        self.bindings = StartBindings()  # which versions a start binds to, until the next deploy
 
     # -- loading and saving -------------------------------------------------------------
 
@@ -231,7 +232,7 @@ class Runtime:
         if not isinstance(data, dict):
             raise InvalidInput("variables must be a JSON object")
         with self.db.write() as s:
-            definition, bound = resolve_with_calls(s, key, tenant_id)
+            definition, bound = self.bindings.resolve(s, key, tenant_id)
             added = check(s, definition, bound) if check is not None else None
             if added:
                 data.update(to_json_value(added))

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from engine import audit
 from engine.domains.applications.hooks import remember_number
 from engine.domains.applications.models import Application
-from engine.domains.applications.ports import item_dicts, strict
+from engine.domains.applications.ports import hold_for_the_process, item_dicts, process_session, strict
 from engine.domains.applications.service import (
     MANAGE,
     acting_on,
@@ -82,10 +82,12 @@ def submit(engine: Engine, principal: Principal, application_id: str, *, ip: str
             tenant_id = load(s, engine, principal, application_id).tenant_id
 
     def submittable(s: Session, _definition: Any, _bound: Any) -> dict[str, Any]:  # in the start's transaction
-        app, items = load_with_items(s, engine, principal, application_id)
-        if app.tenant_id != tenant_id:
-            raise NotFound(f"application {application_id} not found")
-        take(app, _actor(engine, principal, app), action="submit", has_items=bool(items))
+        with process_session(s) as ps:  # locked where the process's first steps (reserve, mark) find it
+            app, items = load_with_items(ps, engine, principal, application_id, lock=True)
+            if app.tenant_id != tenant_id:
+                raise NotFound(f"application {application_id} not found")
+            take(app, _actor(engine, principal, app), action="submit", has_items=bool(items))
+            hold_for_the_process(ps, app, items)
         remember_number(s, app)
         return {"application_number": app.number, "title": app.title}
 

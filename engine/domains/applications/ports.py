@@ -121,6 +121,27 @@ def _items_once(s: Session, application_id: str) -> list[dict[str, Any]]:
     return [dict(item) for item in cache[application_id]]
 
 
+@contextmanager
+def process_session(fallback: Session) -> Iterator[Session]:
+    """The session the process's service tasks will use in this write transaction (the shared
+    port session), for a start's check that loads what the first steps need; ``fallback`` where
+    no ports are bound."""
+    ports = bound_ports()
+    if ports is None:
+        yield fallback
+        return
+    with ports.reading() as s:
+        yield s
+
+
+def hold_for_the_process(s: Session, app: Application, items: list[dict[str, Any]]) -> None:
+    """``app``, loaded and locked by a start's check in ``process_session``, and its items: the
+    process's first steps find them there (``_application``, ``_items_once``) instead of reading
+    them again."""
+    s.info.setdefault(LOCKED_ROWS, {})[("application", app.id)] = app
+    s.info.setdefault(_ITEMS, {})[app.id] = [dict(item) for item in items]
+
+
 def facts(s: Session, app: Application) -> dict[str, Any]:
     return {"id": app.id, "number": app.number, "title": app.title, "tenant_id": app.tenant_id,
             "organization_id": app.organization_id, "business_system_id": app.business_system_id,

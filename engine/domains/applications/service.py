@@ -187,13 +187,15 @@ def get(engine: Engine, principal: Principal, application_id: str, *, extras: bo
         return _detail(s, app, hooks=extras, items=items)
 
 
-def load_with_items(s: Session, engine: Engine, principal: Principal, application_id: str
+def load_with_items(s: Session, engine: Engine, principal: Principal, application_id: str, *, lock: bool = False
                      ) -> tuple[Application, list[dict[str, Any]]]:
-    """``load`` and ``item_dicts`` in one statement: the application joined with its items."""
-    rows = s.execute(select(Application, ApplicationItem)
-                     .outerjoin(ApplicationItem, ApplicationItem.application_id == Application.id)
-                     .where(Application.id == application_id, *_scope(engine, principal))
-                     .order_by(ApplicationItem.position).execution_options(populate_existing=True)).all()
+    """``load`` and ``item_dicts`` in one statement: the application joined with its items (the
+    application's row locked with ``lock``)."""
+    query = (select(Application, ApplicationItem)
+             .outerjoin(ApplicationItem, ApplicationItem.application_id == Application.id)
+             .where(Application.id == application_id, *_scope(engine, principal))
+             .order_by(ApplicationItem.position).execution_options(populate_existing=True))
+    rows = s.execute(query.with_for_update(of=Application) if lock else query).all()
     if not rows:
         raise NotFound(f"application {application_id} not found")
     items = [item_dict(item) for _app, item in rows if item is not None]

@@ -181,6 +181,40 @@ def test_call_activity_binds_the_latest_child_at_start_and_stays_bound(any_engin
         assert workflow_data(any_engine, inst.id)["child_version"] == expected
 
 
+def test_a_start_remembers_its_bindings_until_any_process_deploys(any_engine):
+    """The second start of a key reads its definition (and the registry's stamp) in one statement
+    instead of one per level of calls; a deploy through another engine on the same database (another
+    server process) changes the stamp, and the next start binds the new version."""
+    from engine.core import Engine
+    from engine.models import ProcessDefinition
+    from engine.registry import resolve_with_calls
+    from tests.sql_budget import SqlCounter, shape
+
+    any_engine.registry.deploy({"caller.bpmn": read("caller.bpmn"), "child.bpmn": read("child_v1.bpmn")})
+    any_engine.runtime.start("caller", tenant_id="t-alpha")
+    counter = SqlCounter(any_engine.db.engine)
+    with any_engine.db.write() as s, counter.block() as tally:
+        definition, bound = any_engine.runtime.bindings.resolve(s, "caller", "t-alpha")
+    assert [shape(st) for st in tally.statements if shape(st) not in ("BEGIN", "COMMIT")] == [
+        "SELECT process_definitions"]
+    with any_engine.db.read() as s:
+        fresh, fresh_bound = resolve_with_calls(s, "caller", "t-alpha")
+        assert (definition.id, bound) == (fresh.id, fresh_bound)
+
+    second = Engine(any_engine.settings, operators=any_engine.runtime.operators)  # another server process
+    try:
+        second.registry.deploy({"child.bpmn": read("child_v2.bpmn")})
+    finally:
+        second.close()
+    inst = any_engine.runtime.start("caller", tenant_id="t-alpha")
+    with any_engine.db.read() as s:
+        child = s.get(ProcessDefinition, inst.bound_definitions["child"])
+        assert child.version == 2
+    [(guid, _spec)] = ready_tasks(any_engine, inst.id)
+    any_engine.runtime.complete_task(inst.id, guid, {}, actor="u")
+    assert workflow_data(any_engine, inst.id)["child_version"] == 2
+
+
 def test_starting_a_process_whose_child_is_missing_is_refused(engine):
     engine.registry.deploy({"caller.bpmn": read("caller.bpmn")})
     with pytest.raises(Conflict, match="calls 'child'"):
