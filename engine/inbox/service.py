@@ -137,13 +137,10 @@ class Inbox:
         problem as ``{"path": "$.field", ...}``. ``instance_id``: the task's instance when the caller
         knows it already (saves a lookup; the task is still checked to belong to it)."""
         data = {} if data is None else data
-        if instance_id is None:
-            with self.db.autocommit() as s:  # which instance to lock; who may work the task is checked under it
-                instance_id = queries.instance_of(s, tenant_id, task_id)
 
         def checked(s: Session) -> None:  # under the instance lock: still workable, and the data fits its form
             row = self._workable(s, tenant_id, task_id, user, roles, lock=True)
-            if row.instance_id != instance_id:
+            if instance_id is not None and row.instance_id != instance_id:
                 raise NotFound(f"no open task {task_id}")
             schema, _ui = forms.load_task_forms(s, _definition_id(s, row), row.form_schema, None)
             schema = schema or (row.extra or {}).get(DRAWN_FORM)
@@ -153,8 +150,14 @@ class Inbox:
                 raise InvalidInput(f"the form has {len(problems)} problem(s); first: {first['path']} "
                                    f"{first['message']}", errors=problems)
 
-        return self.runtime.complete_task(instance_id, task_id, data, actor=user, tenant_id=tenant_id, ip=ip,
-                                          guard=checked)
+        try:  # without instance_id the task's instance is found as it is locked: one statement
+            return self.runtime.complete_task(instance_id, task_id, data, actor=user, tenant_id=tenant_id, ip=ip,
+                                              guard=checked)
+        except NotFound:
+            if instance_id is None:
+                with self.db.autocommit() as s:
+                    queries.instance_of(s, tenant_id, task_id)  # a task no longer open: 409 when it ended here
+            raise
 
     def return_task(self, tenant_id: str | None, task_id: str, *, user: str, comment: str = "",
                     roles: Sequence[str] = ()) -> ProcessInstance:

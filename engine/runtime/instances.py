@@ -24,7 +24,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from engine import audit, clock
 from engine.db import Database
 from engine.errors import Conflict, InvalidInput, NotFound
-from engine.models import Incident, ProcessInstance, TaskHistory
+from engine.models import HumanTask, Incident, ProcessInstance, TaskHistory
 from engine.ports import bound_ports
 from engine.registry import StartBindings
 from engine.runtime import history, storable
@@ -76,6 +76,19 @@ def _lock_statement(in_tenant: bool, lock: bool) -> Any:
 
 
 @functools.cache
+def _lock_of_task_statement(in_tenant: bool, lock: bool) -> Any:
+    """The instance of open user task ``task``, locked: one statement where a caller that knows
+    only the task would otherwise read the task's instance first."""
+    owner = select(HumanTask.instance_id).where(HumanTask.id == bindparam("task"))
+    q = select(ProcessInstance)
+    if in_tenant:
+        owner = owner.where(HumanTask.tenant_id == bindparam("tenant"))
+        q = q.where(ProcessInstance.tenant_id == bindparam("tenant"))
+    q = q.where(ProcessInstance.id == owner.scalar_subquery())
+    return q.with_for_update() if lock else q
+
+
+@functools.cache
 def _save_statement(versioned: bool) -> Any:
     """The UPDATE that saves a mutated instance (its version checked unless locking is off for a
     test); built once: every mutation runs it."""
@@ -122,14 +135,17 @@ class Runtime:
         return kind, spec, subs
 
     @contextmanager
-    def mutation(self, instance_id: str, *, tenant_id: str | None, actor: str | None,
-                 allowed: tuple[str, ...] = ACTIVE) -> Iterator[tuple[Session, Loaded]]:
+    def mutation(self, instance_id: str | None, *, tenant_id: str | None, actor: str | None,
+                 allowed: tuple[str, ...] = ACTIVE, of_task: str | None = None) -> Iterator[tuple[Session, Loaded]]:
         """Lock, load, let the caller change the workflow, save, commit, then run after-commit work.
+        ``of_task`` instead of ``instance_id``: the instance of that open user task (NotFound when
+        there is none).
 
         The one way every module changes a running instance (tasks, timers, messages, job results).
         """
         with self.db.write() as s:
-            row = self._locked(s, instance_id, tenant_id)
+            row = (self._locked(s, instance_id, tenant_id) if of_task is None
+                   else self._task_owner(s, of_task, tenant_id))
             if row.status not in allowed:
                 raise Conflict(f"instance is {row.status}")
             loaded = self.load(s, row)
@@ -152,6 +168,13 @@ class Runtime:
         row = s.scalars(_lock_statement(tenant_id is not None, Locking.enabled), params).first()
         if row is None:
             raise NotFound(f"no process instance {instance_id}")
+        return row
+
+    def _task_owner(self, s: Session, task_id: str, tenant_id: str | None) -> ProcessInstance:
+        params = {"task": task_id} if tenant_id is None else {"task": task_id, "tenant": tenant_id}
+        row = s.scalars(_lock_of_task_statement(tenant_id is not None, Locking.enabled), params).first()
+        if row is None:
+            raise NotFound(f"no open task {task_id}")
         return row
 
     def _status(self, s: Session, loaded: Loaded, new_incidents: int) -> str:
@@ -255,16 +278,18 @@ class Runtime:
             action()
         return row
 
-    def complete_task(self, instance_id: str, task_guid: str, data: dict[str, Any] | None = None, *,
+    def complete_task(self, instance_id: str | None, task_guid: str, data: dict[str, Any] | None = None, *,
                       actor: str | None, tenant_id: str | None = None, ip: str | None = None,
                       guard: Callable[[Session], None] | None = None) -> ProcessInstance:
         """Complete a READY user task with ``data``. ``guard`` runs first under the instance lock, in
-        the same transaction (the inbox checks there that the caller may still work the task)."""
+        the same transaction (the inbox checks there that the caller may still work the task).
+        ``instance_id`` None: the instance that has the task open in the inbox (found as it is locked)."""
         try:
             payload = to_json_value(data or {})
         except TypeError as exc:
             raise InvalidInput(f"data: {exc}") from exc
-        with self.mutation(instance_id, tenant_id=tenant_id, actor=actor) as (s, loaded):
+        of_task = task_guid if instance_id is None else None
+        with self.mutation(instance_id, tenant_id=tenant_id, actor=actor, of_task=of_task) as (s, loaded):
             if guard is not None:
                 guard(s)
             task = self._task(loaded.workflow, task_guid)
@@ -274,7 +299,7 @@ class Runtime:
             self._run_task(loaded, task)
             audit.record(s, action="task.complete", actor=actor, tenant_id=loaded.row.tenant_id,
                          target_type="task", target_id=task_guid, ip=ip,
-                         detail={"instance": instance_id, "task": task.task_spec.bpmn_id, "fields": sorted(payload)})
+                         detail={"instance": loaded.row.id, "task": task.task_spec.bpmn_id, "fields": sorted(payload)})
         return loaded.row
 
     @staticmethod

@@ -27,6 +27,7 @@ from engine.domains.applications.service import (
     current_tasks,
     get,
     load,
+    load_with,
     load_with_items,
     running_instance_or_none,
     text_field,
@@ -143,25 +144,25 @@ def decide(engine: Engine, principal: Principal, application_id: str, *, decisio
     administrator, a platform operator)."""
     from engine.models import HumanTaskCandidate as Candidate
 
-    with engine.db.autocommit() as s:  # which task; the inbox checks it again under the instance lock
-        app = load(s, engine, principal, application_id)
+    offered = (Candidate.kind == "user") & (Candidate.value == principal.username)
+    roles = list(principal.acting_roles)
+    if roles:
+        offered = offered | ((Candidate.kind == "role") & Candidate.value.in_(roles))
+    waiting = (select(HumanTask.id).join(Candidate, Candidate.task_id == HumanTask.id)
+               .join(ProcessInstance, ProcessInstance.id == HumanTask.instance_id)
+               .where(ProcessInstance.tenant_id == Application.tenant_id,
+                      ProcessInstance.business_key == Application.id, ProcessInstance.status.in_(ACTIVE), offered,
+                      (HumanTask.assignee.is_(None)) | (HumanTask.assignee == principal.username))
+               .order_by(ProcessInstance.created_at.desc(), HumanTask.created_at).limit(1))
+    with engine.db.autocommit() as s:  # the application and its task for the caller, in one statement
+        app, task_id, instance_id = load_with(  # the inbox checks the task again under the instance lock
+            s, engine, principal, application_id, waiting.scalar_subquery(),
+            waiting.with_only_columns(HumanTask.instance_id).scalar_subquery())
         take(app, Actor.APPROVER, action="reject" if decision == "reject" else "approve")
         tenant_id = app.tenant_id
-        offered = (Candidate.kind == "user") & (Candidate.value == principal.username)
-        roles = list(principal.acting_roles)
-        if roles:
-            offered = offered | ((Candidate.kind == "role") & Candidate.value.in_(roles))
-        found = s.execute(select(HumanTask.id, HumanTask.instance_id)
-                          .join(Candidate, Candidate.task_id == HumanTask.id)
-                          .join(ProcessInstance, ProcessInstance.id == HumanTask.instance_id)
-                          .where(ProcessInstance.tenant_id == app.tenant_id, ProcessInstance.business_key == app.id,
-                                 ProcessInstance.status.in_(ACTIVE), offered,
-                                 (HumanTask.assignee.is_(None)) | (HumanTask.assignee == principal.username))
-                          .order_by(ProcessInstance.created_at.desc(), HumanTask.created_at).limit(1)).first()
-        if found is None:
+        if task_id is None:
             _running_instance(s, app)  # 409 naming the missing process, if that is why
             raise Conflict(f"application {app.number} is not waiting for you")
-        task_id, instance_id = found
     data: dict[str, Any] = {"decision": decision}
     if comment:
         data["comment"] = comment

@@ -167,6 +167,17 @@ def load(s: Session, engine: Engine, principal: Principal, application_id: str, 
     return row
 
 
+def load_with(s: Session, engine: Engine, principal: Principal, application_id: str, *columns: Any
+              ) -> tuple[Any, ...]:
+    """``load`` and ``columns`` (scalar subqueries correlated with the application) in one statement:
+    ``(application, *values)``."""
+    q = select(Application, *columns).where(Application.id == application_id, *_scope(engine, principal))
+    row = s.execute(q.execution_options(populate_existing=True)).first()
+    if row is None:
+        raise NotFound(f"application {application_id} not found")
+    return tuple(row)
+
+
 def acting_on(s: Session, engine: Engine, principal: Principal, application_id: str, *, lock: bool = False,
          manage: bool = False) -> Application:
     """An application the caller may act on: their own, or (``manage``) any in their scope when
