@@ -124,14 +124,15 @@ def open_order(s: Session, tenant_id: str, *, kind: Any, title: Any, details: An
               "kind": kind, "status": "open", "title": name, "details": _json(details, "details"), "result": None,
               "source_key": key, **ids, "organization_id": org, "business_system_id": system,
               "applicant": applicant or initiator, "reopened": 0, "created_at": now, "updated_at": now}
-    # a concurrent opener of the same key wins or waits for us: never a second row, never a failure
-    inserted = s.execute(_insert(s)(WorkOrder.__table__).values(**values)
-                         .on_conflict_do_nothing(index_elements=["tenant_id", "source_key"])
-                         .returning(WorkOrder.__table__.c.id)).scalar()
-    w = by_source(s, tenant_id, key)
-    assert w is not None
-    if inserted is None:
-        return w, False
+    # a concurrent opener of the same key wins or waits for us: never a second row, never a failure;
+    # the row written comes back as the ORM object (RETURNING), the one that won is read
+    w = s.scalars(_insert(s)(WorkOrder).values(**values)
+                  .on_conflict_do_nothing(index_elements=["tenant_id", "source_key"])
+                  .returning(WorkOrder)).first()
+    if w is None:
+        winner = by_source(s, tenant_id, key)
+        assert winner is not None
+        return winner, False
     audit.record(s, action="work-order.open", actor=None, tenant_id=tenant_id, target_type="work_order",
                  target_id=w.id, detail={"number": w.number, "kind": kind, "source_key": key,
                                          "order_id": w.order_id, "resource_id": w.resource_id})
