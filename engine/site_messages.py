@@ -74,10 +74,16 @@ def recipients(s: Session, tenant_id: str | None, entries: Iterable[str]) -> lis
             names.add(entry)
     reachable = or_(User.tenant_id.is_(None), User.tenant_id == tenant_id) if tenant_id else User.tenant_id.is_(None)
     found: dict[str, str | None] = {}
-    if names:
-        for user_id, user_tenant in s.execute(select(User.id, User.tenant_id).where(
-                User.username.in_(names), User.enabled.is_(True), reachable)):
-            found[user_id] = user_tenant
+    known: dict[tuple[str | None, str], tuple[str, str | None]] = s.info.setdefault(_KNOWN_NAMES, {})
+    missing = {name for name in names if (tenant_id, name) not in known}
+    if missing:  # a transaction that notifies one person twice (approved, then ordered) asks once
+        for user_id, user_tenant, name in s.execute(select(User.id, User.tenant_id, User.username).where(
+                User.username.in_(missing), User.enabled.is_(True), reachable)):
+            known[tenant_id, name] = (user_id, user_tenant)
+    for name in names:
+        user = known.get((tenant_id, name))
+        if user is not None:
+            found[user[0]] = user[1]
     platform_roles = [r for r in roles if r in PLATFORM_ROLES]
     tenant_roles = [r for r in roles if r not in PLATFORM_ROLES]
     if platform_roles:
@@ -86,6 +92,8 @@ def recipients(s: Session, tenant_id: str | None, entries: Iterable[str]) -> lis
         found.update(dict(s.execute(_TENANT_ROLE_HOLDERS, {"roles": tenant_roles, "tenant": tenant_id}).all()))
     return sorted(found.items())
 
+
+_KNOWN_NAMES = "aicmp_notice_recipients"  # session.info: (tenant, user name) -> (user id, tenant), users found
 
 # Built once (a notice is written on every save that offers a task): only the values change.
 _ROLE_HOLDERS = (select(User.id, User.tenant_id).join(UserRole, UserRole.user_id == User.id)
