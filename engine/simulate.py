@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
+from SpiffWorkflow.bpmn.exceptions import WorkflowDataException
 from SpiffWorkflow.bpmn.util import BpmnEvent
 from SpiffWorkflow.camunda.specs.event_definitions import MessageEventDefinition as CamundaMessage
 from SpiffWorkflow.util.task import TaskState
@@ -166,7 +167,12 @@ def simulate(process: ParsedProcess, processes: dict[str, ParsedProcess], *,
                     task.data.update(camunda.submitted(camunda_form) if camunda_form else {})
                     task.data.update((task_data or {}).get(task.task_spec.bpmn_id, {}))
                     watch.step(task)
-                    task.run()
+                    try:
+                        task.run()
+                    except WorkflowDataException as exc:  # an answer lacks an output the task declares
+                        result.problem = f"{_label(task)}: {_missing(exc)}"
+                        result.stopped_at = _elements_of(task)
+                        return result
                     continue
                 try:
                     answered = _answer_message(wf, messages or {})
@@ -186,6 +192,16 @@ def simulate(process: ParsedProcess, processes: dict[str, ParsedProcess], *,
         finally:
             if not result.completed and not result.stopped_at:
                 result.stopped_at = _open_elements(wf)
+
+
+def _missing(exc: WorkflowDataException) -> str:
+    """The exception's message with the data input or output it names (SpiffWorkflow's names none)."""
+    item = exc.data_output if exc.data_output is not None else exc.data_input
+    message = str(exc).rstrip(". ")
+    if item is None or item.bpmn_id in message:
+        return message
+    name = f" ({item.bpmn_name})" if item.bpmn_name and item.bpmn_name != item.bpmn_id else ""
+    return f"{message} {item.bpmn_id!r}{name}"
 
 
 def _elements_of(task: Any) -> list[str]:

@@ -33,12 +33,20 @@ def _stores(my_task: Any) -> dict[str, Any]:
 class ProcessDataStore(BpmnDataStoreSpecification):
     """A data store kept in the instance's own data (``data_objects`` of the top workflow)."""
 
+    def value(self, my_task: Any) -> Any:
+        """What the store holds (null before anything was written); not a copy."""
+        return _top(my_task).data.get("data_objects", {}).get(self.bpmn_id)
+
+    def put(self, my_task: Any, value: Any) -> None:
+        """Make ``value`` (not copied) what the store holds."""
+        _stores(my_task)[self.bpmn_id] = value
+
     def get(self, my_task: Any, **_kwargs: Any) -> None:
-        my_task.data[self.bpmn_id] = deepcopy(_top(my_task).data.get("data_objects", {}).get(self.bpmn_id))
+        my_task.data[self.bpmn_id] = deepcopy(self.value(my_task))
 
     def set(self, my_task: Any, **_kwargs: Any) -> None:
         if self.bpmn_id in my_task.data:
-            _stores(my_task)[self.bpmn_id] = deepcopy(my_task.data.pop(self.bpmn_id))
+            self.put(my_task, deepcopy(my_task.data.pop(self.bpmn_id)))
 
 
 class ProcessDataStores:

@@ -4,8 +4,9 @@ Designers draw in bpmn.io (spiff extensions) or Camunda Modeler; a file set is p
 spiff parser first and, if that fails, with the Camunda parser (see ``engine.spiff.loader``).
 Every event parser of both builds its timers as ``engine.spiff.timer_events`` definitions, whose
 values are read by the bounded ``engine.spiff.durations``; every exclusive and inclusive gateway
-takes an outgoing flow without a condition as always true, as Camunda 7 and Flowable do; and
-every data store is kept as process data (``engine.spiff.datastores``).
+takes an outgoing flow without a condition as always true, as Camunda 7 and Flowable do; every
+data store is kept as process data (``engine.spiff.datastores``); and every task and event parser
+maps data between both ends of its data associations (``engine.spiff.data_mapping``).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 from SpiffWorkflow.spiff.parser.task_spec import ServiceTaskParser
 
 from engine.spiff import camunda
+from engine.spiff.data_mapping import DataMappingParsers
 from engine.spiff.datastores import ProcessDataStores
 from engine.spiff.specs import CamundaServiceTask, OperatorServiceTask
 from engine.spiff.timer_events import bounded
@@ -88,8 +90,8 @@ def _mixed(mixin: type, parser_class: type) -> type:
 
 def _bounded_timers(classes: dict[str, tuple[type, type]]) -> dict[str, tuple[type, type]]:
     """The parser table with each event parser (anything that may read a timer) made bounded,
-    each conditional gateway parser taking flows without a condition, and every other task and
-    event parser splitting implicitly."""
+    each conditional gateway parser taking flows without a condition, every other task and event
+    parser splitting implicitly, and every one of them mapping data associations."""
     table = {}
     for tag, (parser_class, spec_class) in classes.items():
         if issubclass(parser_class, ConditionalGatewayParser):
@@ -98,6 +100,8 @@ def _bounded_timers(classes: dict[str, tuple[type, type]]) -> dict[str, tuple[ty
             if issubclass(parser_class, EventDefinitionParser):
                 parser_class = _mixed(_BoundedTimers, parser_class)
             parser_class = _mixed(_ImplicitSplit, parser_class)
+        if issubclass(parser_class, TaskParser):
+            parser_class = _mixed(DataMappingParsers, parser_class)
         table[tag] = (parser_class, spec_class)
     return table
 

@@ -36,6 +36,7 @@ from SpiffWorkflow.spiff.serializer import DEFAULT_CONFIG as SPIFF_CONFIG
 from SpiffWorkflow.spiff.serializer.task_spec import ServiceTaskConverter
 from SpiffWorkflow.spiff.specs.defaults import ServiceTask as SpiffServiceTask
 
+from engine.spiff.data_mapping import MAPPINGS, DataMappingConverter
 from engine.spiff.datastores import ProcessDataStore
 from engine.spiff.specs import CamundaServiceTask, OperatorServiceTask
 from engine.spiff.timer_events import BOUNDED
@@ -147,6 +148,8 @@ def _config(kind: str) -> dict:
     for spiff_class, ours in BOUNDED.items():
         cfg[ours] = cfg.pop(spiff_class)
     cfg[ProcessDataStore] = BpmnDataSpecificationConverter  # data stores as process data
+    for mapping in MAPPINGS:  # data associations between both their ends
+        cfg[mapping] = DataMappingConverter
     return cfg
 
 

@@ -62,6 +62,7 @@ CATEGORIES: tuple[tuple[str, str], ...] = (
     (r"form .* is not in the deployment", "form file missing from the corpus"),
     (r"Service Task must have an operator", "service task without an implementation"),
     (r"calls process|No DMN Diagram|no executable process to start", "called process or decision not in the corpus"),
+    (r'No "calledElement" attribute', "call activity that names no process (no calledElement)"),
     (r"Unsupported Catch Event", "compensation boundary event"),
     (r"start event|No output task", "no start event where one is required (event subprocess, compensation)"),
     (r"[Mm]ultiple outgoing flows", "implicit split (task with several outgoing flows)"),
