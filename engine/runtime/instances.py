@@ -88,6 +88,16 @@ def _lock_of_task_statement(in_tenant: bool, lock: bool) -> Any:
     return q.with_for_update() if lock else q
 
 
+def _lock(s: Session, statement: Callable[[bool, bool], Any], name: str, value: str, tenant_id: str | None,
+          missing: str) -> ProcessInstance:
+    """Run one of the lock statements above (bound by ``name``, and by tenant when given)."""
+    params = {name: value} if tenant_id is None else {name: value, "tenant": tenant_id}
+    row = s.scalars(statement(tenant_id is not None, Locking.enabled), params).first()
+    if row is None:
+        raise NotFound(missing)
+    return row
+
+
 @functools.cache
 def _save_statement(versioned: bool) -> Any:
     """The UPDATE that saves a mutated instance (its version checked unless locking is off for a
@@ -164,18 +174,10 @@ class Runtime:
         return Loaded(row, wf, kind, host, history.snapshot(wf))
 
     def _locked(self, s: Session, instance_id: str, tenant_id: str | None) -> ProcessInstance:
-        params = {"instance": instance_id} if tenant_id is None else {"instance": instance_id, "tenant": tenant_id}
-        row = s.scalars(_lock_statement(tenant_id is not None, Locking.enabled), params).first()
-        if row is None:
-            raise NotFound(f"no process instance {instance_id}")
-        return row
+        return _lock(s, _lock_statement, "instance", instance_id, tenant_id, f"no process instance {instance_id}")
 
     def _task_owner(self, s: Session, task_id: str, tenant_id: str | None) -> ProcessInstance:
-        params = {"task": task_id} if tenant_id is None else {"task": task_id, "tenant": tenant_id}
-        row = s.scalars(_lock_of_task_statement(tenant_id is not None, Locking.enabled), params).first()
-        if row is None:
-            raise NotFound(f"no open task {task_id}")
-        return row
+        return _lock(s, _lock_of_task_statement, "task", task_id, tenant_id, f"no open task {task_id}")
 
     def _status(self, s: Session, loaded: Loaded, new_incidents: int) -> str:
         row = loaded.row

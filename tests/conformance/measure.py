@@ -23,6 +23,7 @@ from __future__ import annotations
 import collections
 import contextlib
 import csv
+import functools
 import json
 import re
 import signal
@@ -135,6 +136,7 @@ def _time_limit(seconds: int) -> Iterator[None]:
         signal.signal(signal.SIGALRM, previous)
 
 
+@functools.cache
 def inputs() -> dict[str, dict]:
     """``inputs.json``: per file, the ``data``, ``tasks`` (answers by user-task id), ``stubs``
     (results by operator name) and ``messages`` (payloads by message name) to run it with, and
