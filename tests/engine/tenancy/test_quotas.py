@@ -327,8 +327,11 @@ def test_concurrent_total_changes_never_allocate_more_than_the_parent_has(world)
 @pytest.mark.parametrize("any_engine", ["postgres"], indirect=True)
 def test_concurrent_reservations_never_exceed_a_model_cap(world):
     eng, admin, alpha = world["engine"], world["admin"], world["alpha"]
-    quotas.set_totals(eng, admin, {"gpus": 100, "gpus_by_model": {"H100": 24}}, tenant_id="t-alpha")
-    quotas.set_totals(eng, alpha, {"gpus": 100}, organization_id=world["top"])
+    # The sub-organisation's 50 GPUs bind (6 of its 10 reservations at most); its parent's never do,
+    # so the H100 cap alone decides, in every arrival order, that exactly 3 H100 reservations land.
+    # (With the parent binding too, an order where A100s fill both organisations first lands only 2.)
+    quotas.set_totals(eng, admin, {"gpus": 200, "gpus_by_model": {"H100": 24}}, tenant_id="t-alpha")
+    quotas.set_totals(eng, alpha, {"gpus": 200}, organization_id=world["top"])
     quotas.set_totals(eng, alpha, {"gpus": 50}, organization_id=world["sub"])
 
     def job(i: int) -> None:  # the per-model rows are created by the first reservations, concurrently
@@ -341,4 +344,5 @@ def test_concurrent_reservations_never_exceed_a_model_cap(world):
     assert h100["in_process"] == 24 and h100["available"] == 0  # 3 of the 10 H100 reservations
     assert a100["in_process"] + h100["in_process"] == figures(world, None, "gpus")["in_process"]
     assert figures(world, world["sub"], "gpus")["in_process"] <= 48
+    assert a100["in_process"] >= 40  # the parent's five A100 reservations always land
     assert ok == 3 + a100["in_process"] // 8 and ok + refused == 20
