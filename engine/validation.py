@@ -2,7 +2,8 @@
 
 Errors (nothing is stored): XML that is unsafe or not well-formed, oversize files, parser
 errors, scripts the sandbox policy refuses, JUEL expressions (``${...}``) outside the subset
-``engine.spiff.juel`` compiles (or whose compiled Python the sandbox refuses), timers whose value
+``engine.spiff.juel`` compiles, FEEL or XPath conditions outside the subset ``engine.spiff.feel``
+compiles (or, for either, whose compiled Python the sandbox refuses), timers whose value
 is a literal (quoted, or plain ISO 8601 as Camunda writes it) the bounded timer reader refuses,
 forms that are referenced but missing or invalid.
 Warnings (returned with the deployment): XSD violations, operators nobody registered (spiff
@@ -26,7 +27,7 @@ from lxml import etree
 
 from engine import clock
 from engine.sandbox import check_source
-from engine.spiff import camunda, durations, juel
+from engine.spiff import camunda, durations, feel, juel
 from engine.spiff.loader import ParsedProcess, load_processes
 from engine.spiff.xmlcheck import (
     BPMN_NS,
@@ -77,6 +78,14 @@ def _check_scripts(file: str, tree: Any) -> list[Finding]:
         source = site.source
         if site.kind == "timer" and durations.literal(source) is not None:
             continue  # an ISO 8601 literal, never evaluated: _check_timer_literals reads it
+        if site.element is not None and site.element.tag in feel.TAGS:
+            try:
+                compiled = feel.compile_element(site.element)
+            except feel.FeelUnsupported as exc:
+                findings.append(Finding(file, site.line, site.element_id,
+                                        f"{site.kind}: {exc.language} outside the supported subset: {exc}"))
+                continue
+            source = compiled if compiled is not None else source
         if site.mode == "eval" and juel.is_juel(source):
             try:
                 source = juel.to_python(source)

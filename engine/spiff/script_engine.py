@@ -8,7 +8,7 @@ from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 
 from engine.sandbox import SandboxEnvironment
-from engine.spiff import juel
+from engine.spiff import feel, juel
 from engine.spiff.durations import InvalidTimer
 from engine.spiff.serializer import unstorable
 
@@ -49,6 +49,8 @@ class AicmpScriptEngine(PythonScriptEngine):
             except WorkflowTaskException as exc:
                 exc.add_note(f"(JUEL {expression!r})")
                 raise
+        if feel.DATA in expression:  # a FEEL or XPath condition, compiled at parse (engine.spiff.feel)
+            external_context = {**(external_context or {}), **feel.helpers(*feel.scopes_of(task, external_context))}
         return super().evaluate(task, expression, external_context)
 
     def execute(self, task: Any, script: str | None, external_context: dict[str, Any] | None = None) -> Any:

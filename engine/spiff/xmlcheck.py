@@ -13,7 +13,7 @@ import copy
 import importlib.util
 import re
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
@@ -65,6 +65,7 @@ class ScriptSite:
     kind: str
     source: str
     mode: str
+    element: etree._Element | None = field(default=None, compare=False, repr=False)  # where it is written
 
 
 @dataclass(frozen=True)
@@ -246,7 +247,7 @@ def script_sites(tree: etree._ElementTree) -> list[ScriptSite]:
         if found is None or not (found[2] or "").strip():
             continue
         kind, mode, source = found
-        sites.append(ScriptSite(_owner_id(el), el.sourceline, kind, source, mode))
+        sites.append(ScriptSite(_owner_id(el), el.sourceline, kind, source, mode, el))
     return sites
 
 

@@ -58,6 +58,7 @@ CATEGORIES: tuple[tuple[str, str], ...] = (
      "data association to an item that is not there"),
     (r"Non-default exclusive outgoing sequence flow without condition", "gateway flow without a condition"),
     (r"condition: syntax error", "FEEL condition (neither Python nor JUEL)"),
+    (r"(FEEL|XPath) outside the supported subset", "FEEL or XPath outside the supported subset"),
     (r"script: syntax error|source must be text|camunda:resource", "script not Python (Groovy, JavaScript, XSLT)"),
     (r"invalid name because it starts with", "script refused by the sandbox"),
     (r"form .* is not in the deployment", "form file missing from the corpus"),
