@@ -39,6 +39,23 @@ def _pairs(items: list[str], what: str) -> dict[str, Any]:
     return out
 
 
+def _late(items: list[str]) -> dict[str, str]:
+    """``--late TASK_ID=DURATION`` pairs, each an ISO 8601 duration."""
+    from engine.errors import InvalidInput
+    from engine.simulate import check_late
+
+    out = {}
+    for item in items:
+        task_id, sep, wait = item.partition("=")
+        if not sep or not task_id:
+            raise UserError(f"--late takes TASK_ID=DURATION, got {item!r}")
+        out[task_id] = wait
+    try:
+        return check_late(out)
+    except InvalidInput as exc:
+        raise UserError(f"--{exc}") from None
+
+
 def _input_file(name: str) -> Path:
     path = Path(name)
     if not path.exists():
@@ -114,7 +131,7 @@ def cmd_bpmn_simulate(args: argparse.Namespace) -> int:
     report, result = simulate_file(path, max_bytes=settings.max_bpmn_bytes, process_id=args.process,
                                    data=data, task_data=_pairs(args.task, "--task"),
                                    stubs=_pairs(args.stub, "--stub"), messages=_pairs(args.message, "--message"),
-                                   max_steps=args.max_steps)
+                                   late=_late(args.late), max_steps=args.max_steps)
     if result is None:
         if report.unknown_process:
             raise UserError(str(report.errors[-1]))
@@ -272,6 +289,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="result for service tasks calling OPERATOR (others get {}); repeatable")
     sim.add_argument("--message", action="append", default=[], metavar="NAME=JSON",
                      help="payload a waiting message or signal NAME is answered with (others get {}); repeatable")
+    sim.add_argument("--late", action="append", default=[], metavar="TASK_ID=DURATION",
+                     help="answer user task TASK_ID only after an ISO 8601 duration (e.g. PT48H), so the timers "
+                          "drawn to fire meanwhile (escalations, deadlines) fire first; repeatable")
     sim.add_argument("--max-steps", type=int, default=MAX_STEPS, metavar="N",
                      help=f"stop after N tasks run, reporting a loop (default: {MAX_STEPS})")
     sim.add_argument("--json", action="store_true", help="machine-readable output")

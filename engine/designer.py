@@ -139,6 +139,7 @@ def check_upload(registry: Any, files: dict[str, bytes]) -> Validation:
 def simulate_file(path: Path, *, max_bytes: int, process_id: str | None = None,
                   data: dict[str, Any] | None = None, task_data: dict[str, dict] | None = None,
                   stubs: dict[str, Any] | None = None, messages: dict[str, Any] | None = None,
+                  late: dict[str, str] | None = None,
                   max_steps: int = MAX_STEPS) -> tuple[FileCheck, SimulationResult | None]:
     files = file_set(path, max_bytes, with_called=True)
     validation = validate_files(files, max_bytes=max_bytes, find_extra=_find_next_to(path))
@@ -146,7 +147,7 @@ def simulate_file(path: Path, *, max_bytes: int, process_id: str | None = None,
     if not report.ok:
         return report, None
     problems, result = simulate_validated(validation, path.name, process_id=process_id, data=data,
-                                          task_data=task_data, stubs=stubs, messages=messages,
+                                          task_data=task_data, stubs=stubs, messages=messages, late=late,
                                           max_steps=max_steps)
     if result is None:
         report.errors.extend(problems)
@@ -157,6 +158,7 @@ def simulate_file(path: Path, *, max_bytes: int, process_id: str | None = None,
 def simulate_validated(validation: Validation, filename: str | None, *, process_id: str | None = None,
                        data: dict[str, Any] | None = None, task_data: dict[str, dict] | None = None,
                        stubs: dict[str, Any] | None = None, messages: dict[str, Any] | None = None,
+                       late: dict[str, str] | None = None,
                        max_steps: int = MAX_STEPS) -> tuple[list[Finding], SimulationResult | None]:
     """Simulate a file set that validated without errors: ``process_id``, or else the first process
     of ``filename`` (any file when None) that no process of that file calls. Returns the reasons it
@@ -176,7 +178,7 @@ def simulate_validated(validation: Validation, filename: str | None, *, process_
             return [Finding(where, None, None, "no executable process to start")], None
         chosen = entry[0]
     return [], simulate(chosen, by_key, files=validation.files, data=data, task_data=task_data, stubs=stubs,
-                        messages=messages, max_steps=max_steps)
+                        messages=messages, late=late, max_steps=max_steps)
 
 
 def deployed_files(session: Session, definition: ProcessDefinition) -> dict[str, bytes]:

@@ -3,6 +3,11 @@
 User tasks are completed with the given data over the form's defaults, service tasks answered
 from stubs (``{}`` when none is given, and reported as stubbed), waiting messages and signals answered (with
 the given payload, ``{}`` when none) and timers advanced on a frozen clock. Nothing touches a database.
+
+A user task is answered as soon as it is ready, unless ``late`` gives it an ISO 8601 duration:
+then the clock first moves on by that much, so the timers drawn to fire while a person takes
+their time (an escalation, a reminder, a deadline on the task's boundary) fire first; a task an
+interrupting timer cancels is never answered.
 """
 
 from __future__ import annotations
@@ -22,10 +27,11 @@ from SpiffWorkflow.camunda.specs.event_definitions import MessageEventDefinition
 from SpiffWorkflow.util.task import TaskState
 
 from engine import clock
+from engine.errors import InvalidInput
 from engine.forms import defaults, form_files, load_schema
 from engine.runtime.services import ServiceHost
 from engine.runtime.steps import advance
-from engine.spiff import camunda
+from engine.spiff import camunda, durations
 from engine.spiff.loader import ParsedProcess
 from engine.spiff.script_engine import AicmpScriptEngine
 from tasks.registry import Operator
@@ -105,15 +111,29 @@ def _advance_clock(workflow: BpmnWorkflow, frozen: clock.FrozenClock) -> bool:
     return True
 
 
+def check_late(late: dict[str, Any]) -> dict[str, str]:
+    """``late`` (user task id -> how long its person takes), each value an ISO 8601 duration;
+    ``InvalidInput`` names the task and what is wrong with its value."""
+    for task_id, wait in late.items():
+        try:
+            durations.check("timeDuration", wait)
+        except durations.InvalidTimer as exc:
+            raise InvalidInput(f"late: {task_id}: {exc}",
+                               errors=[{"field": "late", "message": f"{task_id}: {exc}"}]) from None
+    return late
+
+
 def simulate(process: ParsedProcess, processes: dict[str, ParsedProcess], *,
              files: dict[str, bytes], data: dict[str, Any] | None = None,
              task_data: dict[str, dict[str, Any]] | None = None,
              stubs: dict[str, Any] | None = None, messages: dict[str, Any] | None = None,
-             max_steps: int = MAX_STEPS) -> SimulationResult:
+             late: dict[str, str] | None = None, max_steps: int = MAX_STEPS) -> SimulationResult:
     """Run ``process`` to its end (or until it cannot move, loops, or has run ``max_steps``
     tasks); ``processes`` resolves call activities."""
     result = SimulationResult(process.key)
     stubs = stubs or {}
+    late = check_late(late or {})  # before anything runs
+    delayed: set = set()  # user tasks whose lateness has passed
     subs = dict(process.inner_specs)
     pending, bound = list(process.called_keys), set()
     while pending:
@@ -160,6 +180,12 @@ def simulate(process: ParsedProcess, processes: dict[str, ParsedProcess], *,
                 ready = wf.get_tasks(state=TaskState.READY, manual=True)
                 if ready:
                     task = ready[0]
+                    if task.task_spec.bpmn_id in late and task.id not in delayed:  # the person takes their time
+                        delayed.add(task.id)
+                        frozen.set(durations.duration_timer(late[task.task_spec.bpmn_id], frozen.now()))
+                        wf.refresh_timers()
+                        watch.nudged()
+                        continue
                     schema_file, _ui = form_files(task.task_spec)
                     schema = load_schema(files.get(schema_file)) if schema_file else None
                     task.data.update(defaults(schema) if schema else {})

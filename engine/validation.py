@@ -41,6 +41,9 @@ from engine.spiff.xmlcheck import (
 )
 
 KINDS = {".bpmn": "bpmn", ".xml": "bpmn", ".dmn": "dmn", ".json": "form"}
+UNNAMED_OPERATOR = ("service task names no operator: an instance that reaches it stops with an incident "
+                    "(name one: spiffworkflow:serviceTaskOperator, a Camunda or Flowable topic, class, "
+                    "delegate expression or expression, a zeebe:taskDefinition type or an operationRef)")
 _DMN_INPUT = re.compile(r"(\?)(?=(?:[^'\"]|['\"][^'\"]*['\"])*$)")
 
 
@@ -225,12 +228,16 @@ def validate_files(
             if "uischema" not in ref.value.lower():
                 schemas.add(ref.value)
         v.form_refs[name] = sorted(set(used))
+        refs = [(r.element_id, r.line, r.value) for r in operator_references(tree)] + camunda.operator_references(tree)
         if known_operators is not None:
             known = set(known_operators)
-            refs = [(r.element_id, r.line, r.value) for r in operator_references(tree)]
-            for element_id, line, operator in refs + camunda.operator_references(tree):
+            for element_id, line, operator in refs:
                 if operator not in known:
                     v.warnings.append(Finding(name, line, element_id, f"operator {operator!r} is not registered"))
+        named = {element_id for element_id, _line, _operator in refs}
+        for task in tree.getroot().iter(f"{{{BPMN_NS}}}serviceTask"):
+            if task.get("id") not in named:
+                v.warnings.append(Finding(name, task.sourceline, task.get("id"), UNNAMED_OPERATOR))
     for name, kind in v.kinds.items():
         if kind == "form":
             v.errors.extend(_check_form(name, v.files[name], name in schemas))

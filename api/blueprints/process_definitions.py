@@ -16,7 +16,7 @@ from api.security import client_ip, current_principal, engine, requires
 from engine import designer, processes
 from engine.errors import InvalidInput
 from engine.registry import export_xml, visible_definition
-from engine.simulate import MAX_STEPS
+from engine.simulate import MAX_STEPS, check_late
 
 blp = Blueprint("process_definitions", __name__, url_prefix="/api/v1/process-definitions",
                 description="BPMN process definitions: deploy, validate, simulate, list, versions, XML")
@@ -77,6 +77,10 @@ class SimulateFormSchema(Schema):
     messages = fields.String(load_default=None, metadata={
         "description": "a JSON object, message or signal name -> the payload (an object) it is "
                        "answered with (others get {})"})
+    late = fields.String(load_default=None, metadata={
+        "description": "a JSON object, user task id -> an ISO 8601 duration (e.g. \"PT48H\"): the task is "
+                       "answered only after that much time, so the timers drawn to fire meanwhile "
+                       "(escalations, deadlines) fire first"})
     max_steps = fields.Integer(load_default=MAX_STEPS, validate=validate.Range(min=1, max=MAX_STEPS),
                                metadata={"description": "stop after this many tasks, reporting a loop"})
 
@@ -189,7 +193,8 @@ def simulate(args: dict[str, Any]) -> Any:
     ``key`` and ``version`` you can see. User tasks are completed with ``tasks``' data over their
     form defaults, service tasks are answered from ``stubs`` (no operator runs), waiting messages
     and signals are answered with ``messages``' payloads (``{}`` when none) and timers advanced on a
-    frozen clock; scripts run in the same sandbox as instances.
+    frozen clock (a user task in ``late`` is answered only after its duration, so the timers due
+    meanwhile fire first); scripts run in the same sandbox as instances.
     Files with errors answer 200 with ``valid: false`` and the errors, and nothing runs."""
     files = _uploaded_files(required=False)
     key, version = args["key"], args["version"]
@@ -204,6 +209,7 @@ def simulate(args: dict[str, Any]) -> Any:
     task_data = _json_object(args, "tasks", values="object")
     stubs = _json_object(args, "stubs")
     messages = _json_object(args, "messages", values="object")
+    late = check_late(_json_object(args, "late"))
     filename = None
     if not files:
         with engine().db.read() as s:
@@ -218,7 +224,7 @@ def simulate(args: dict[str, Any]) -> Any:
         return answer
     problems, result = designer.simulate_validated(
         validation, filename, process_id=args["process"], data=data, task_data=task_data, stubs=stubs,
-        messages=messages, max_steps=args["max_steps"])
+        messages=messages, late=late, max_steps=args["max_steps"])
     if result is None:
         return {**answer, "valid": False, "errors": problems}
     return {**answer, "process": result.process_id, "completed": result.completed, "path": result.element_ids,

@@ -166,19 +166,82 @@ def submitted(schema: dict[str, Any]) -> dict[str, Any]:
 
 
 OPERATOR_ATTRS = ("topic", "delegateExpression", "class", "expression", "type")
-"""Where a Camunda service task names what runs it, in the order read: an external-task topic,
-a delegate expression, a Java class, an expression (``type`` alone: e.g. ``external``)."""
+"""Where a Camunda 7 or Flowable service task names what runs it, in the order read: an
+external-task topic, a delegate expression, a Java class, an expression (``type`` alone: e.g.
+``external``)."""
+FLOWABLE_NS = ("http://flowable.org/bpmn", "http://activiti.org/bpmn")
+ZEEBE_NS = "http://camunda.org/schema/zeebe/1.0"
 _PLAIN = re.compile(r"[$#]\{\s*([A-Za-z][A-Za-z0-9_.]*)\s*\}")
 
 
-def operator_name(element: etree._Element) -> str:
-    """The operator a Camunda service task calls: the first of ``OPERATOR_ATTRS`` it sets, a
-    ``${name}`` or ``#{bean.path}`` unwrapped to the name (``""`` when it sets none)."""
+def _operator_attribute(element: etree._Element) -> str:
     for attr in OPERATOR_ATTRS:
-        value = (element.get(f"{{{CAMUNDA_NS}}}{attr}") or "").strip()
-        if value:
-            plain = _PLAIN.fullmatch(value)
-            return plain.group(1) if plain else value
+        for ns in (CAMUNDA_NS, *FLOWABLE_NS):
+            value = (element.get(f"{{{ns}}}{attr}") or "").strip()
+            if value:
+                return value
+    return ""
+
+
+def operator_name(element: etree._Element) -> str:
+    """The operator a service task calls (``""`` when it names none), the first drawn of:
+
+    - a Camunda 7 or Flowable attribute of ``OPERATOR_ATTRS``: ``${name}`` or ``#{bean.path}``
+      unwrapped to the name, a method call ``${bean.method(args)}`` to ``bean.method`` (its
+      arguments are ``operator_params``);
+    - a Camunda 8 job type (``zeebe:taskDefinition type``), when it is a literal (``=...`` is a
+      FEEL expression chosen at run time: not a name);
+    - BPMN's own ``operationRef``: the operation's ``implementationRef``, else its name.
+    """
+    value = _operator_attribute(element)
+    if value:
+        plain = _PLAIN.fullmatch(value)
+        if plain:
+            return plain.group(1)
+        try:
+            call = juel.operator_call(value) if juel.is_juel(value) else None
+        except juel.JuelUnsupported:  # operator_params refuses it at parse, naming the argument
+            call = None
+        return call[0] if call else value
+    job = element.find(f"{{{BPMN_NS}}}extensionElements/{{{ZEEBE_NS}}}taskDefinition")
+    job_type = (job.get("type") or "").strip() if job is not None else ""
+    if job_type and not job_type.startswith("="):
+        return job_type
+    return _operation_name(element)
+
+
+def operator_params(element: etree._Element) -> dict[str, str]:
+    """The arguments of a service task drawn as a method call (``${svc.analyse(comment)}``): the
+    operator's parameter name -> its JUEL expression, evaluated in the sandbox when the task runs.
+    ``juel.JuelUnsupported`` names an argument outside the subset."""
+    value = _operator_attribute(element)
+    call = juel.operator_call(value) if value and juel.is_juel(value) else None
+    return call[1] if call else {}
+
+
+RESULT_ATTRS = ("resultVariable", "resultVariableName")
+
+
+def result_variable(element: etree._Element, bpmn_id: str) -> str:
+    """Where the operator's result goes: ``camunda:resultVariable`` (Flowable:
+    ``resultVariableName``) when drawn, else ``<task id>_result``."""
+    for attr in RESULT_ATTRS:
+        for ns in (CAMUNDA_NS, *FLOWABLE_NS):
+            value = (element.get(f"{{{ns}}}{attr}") or "").strip()
+            if value.isidentifier() and not value.startswith("_"):
+                return value
+    return f"{bpmn_id}_result"
+
+
+def _operation_name(element: etree._Element) -> str:
+    """The ``operation`` (of an ``interface``) that ``operationRef`` names, as an operator name."""
+    ref = (element.get("operationRef") or "").strip().rpartition(":")[2]
+    if not ref:
+        return ""
+    for operation in element.getroottree().getroot().iter(f"{{{BPMN_NS}}}operation"):
+        if operation.get("id") == ref:
+            return ((operation.get("implementationRef") or "").strip().rpartition(":")[2]
+                    or (operation.get("name") or "").strip())
     return ""
 
 

@@ -9,8 +9,12 @@ Supported: ``${...}`` and ``#{...}`` (alone, or inside text: ``PT${minutes}M`` j
 as text); variables and property paths (``order.total``, ``order['total']``, read as dictionary
 keys, since task data is JSON); the literals true, false, null, numbers and strings; ``==``,
 ``!=``, ``<``, ``>``, ``<=``, ``>=`` and ``eq ne lt gt le ge``; ``&&``/``and``, ``||``/``or``,
-``!``/``not``; ``empty``; ``+ - * / div % mod`` and unary minus; ``a ? b : c``; and
-``execution.getVariable('x')`` (the variable ``x``; null when it is not set).
+``!``/``not``; ``empty``; ``+ - * / div % mod`` and unary minus; ``a ? b : c``;
+``execution.getVariable('x')`` (the variable ``x``; null when it is not set); and the value
+methods of ``METHODS``: Java's string and collection methods models use in conditions
+(``userId.toLowerCase() == 'joram'``, ``list.contains(x)``) and Camunda Spin's JSON reads
+(``customer.prop('age').numberValue()``), each a pure function of plain data that checks the
+type it is called on.
 
 Refused (``JuelUnsupported``, which deploy reports with the element and line): any other method
 or function call (``bean.method()``, ``''.getClass()``, ``fn:contains(...)``), names and
@@ -27,6 +31,7 @@ from __future__ import annotations
 import keyword
 import re
 from dataclasses import dataclass
+from decimal import Decimal
 from functools import lru_cache
 from types import MappingProxyType
 
@@ -34,6 +39,8 @@ MAX_NUMBER_CHARS = 30
 MAX_SOURCE_CHARS = 10_000
 TEXT = "juel_text"  # helper: a value as composite text
 VARS = "juel_vars"  # helper: the task data, for execution.getVariable
+CALL = "juel_call"  # helper: one of METHODS on a value
+MAX_ARGUMENTS = 3
 
 _OPEN = re.compile(r"[$#]\{")
 _TOKEN = re.compile(r"""
@@ -208,7 +215,11 @@ class _Parser:
                 if tok.kind != "ident" and not (tok.kind == "op" and tok.text in _WORD_OPS.values()):
                     raise JuelUnsupported(f"a property name after {shown!r}")
                 if self.peek("("):
-                    raise JuelUnsupported(f"the method call {shown}.{tok.text}(...) (calls are not supported)")
+                    if tok.text not in METHODS:
+                        raise JuelUnsupported(f"the method call {shown}.{tok.text}(...) (calls are not "
+                                              f"supported, except the value methods {', '.join(sorted(METHODS))})")
+                    out, shown = self.method_call(out, tok.text), f"{shown}.{tok.text}()"
+                    continue
                 prop = [k for k, v in _WORD_OPS.items() if v == tok.text][0] if tok.kind == "op" else tok.text
                 if prop.startswith("_"):
                     raise JuelUnsupported(f"the property {prop!r} (names may not begin with '_')")
@@ -218,6 +229,19 @@ class _Parser:
                 self.expect("]")
                 out, shown = f"{out}[{index}]", f"{shown}[...]"
         return out
+
+
+    def method_call(self, target: str, method: str) -> str:
+        self.expect("(")
+        args: list[str] = []
+        while not self.peek(")"):
+            if args:
+                self.expect(",")
+            args.append(self.ternary())
+            if len(args) > MAX_ARGUMENTS:
+                raise JuelUnsupported(f"{method} with more than {MAX_ARGUMENTS} arguments")
+        self.take()
+        return f"{CALL}({target}, {method!r}{''.join(', ' + a for a in args)})"
 
 
 def _one(source: str) -> str:
@@ -268,6 +292,49 @@ def to_python(text: str) -> str:
     return "(" + " + ".join(pieces) + ")"
 
 
+def operator_call(text: str) -> tuple[str, dict[str, str]] | None:
+    """``${bean.method(a, 'b')}`` drawn as a service task's expression, as an operator call: the
+    dotted name (``bean.method``) and each argument as its own ``${...}`` expression, keyed by the
+    variable it reads (``a``) or else by position (``arg2``). None when ``text`` is not one call;
+    ``JuelUnsupported`` when an argument is outside the subset."""
+    parts = _split(text.strip())
+    if len(parts) != 1 or not parts[0][0]:
+        return None
+    toks = _tokens(parts[0][1])
+    i, names = 0, []
+    while i < len(toks) and toks[i].kind == "ident":
+        names.append(toks[i].text)
+        i += 1
+        if i < len(toks) and toks[i].kind == "op" and toks[i].text == ".":
+            i += 1
+            continue
+        break
+    if not names or i >= len(toks) or toks[i].text != "(" or toks[-1].text != ")":
+        return None
+    args: list[list[_Tok]] = [[]]
+    depth = 0
+    for tok in toks[i + 1:-1]:
+        if tok.kind == "op" and tok.text in "([":
+            depth += 1
+        elif tok.kind == "op" and tok.text in ")]":
+            depth -= 1
+            if depth < 0:
+                return None  # a(b)(c): not one call
+        elif tok.kind == "op" and tok.text == "," and depth == 0:
+            args.append([])
+            continue
+        args[-1].append(tok)
+    if args == [[]]:
+        args = []
+    params: dict[str, str] = {}
+    for n, arg in enumerate(args, start=1):
+        source = "${" + " ".join(tok.text for tok in arg) + "}"
+        to_python(source)  # refused here, at deploy, when outside the subset
+        plain = len(arg) == 1 and arg[0].kind == "ident" and arg[0].text not in _LITERALS
+        params[arg[0].text if plain and arg[0].text not in params else f"arg{n}"] = source
+    return ".".join(names), params
+
+
 def text_of(value: object) -> str:
     """How a value appears inside composite text (null as nothing, booleans as JUEL writes them)."""
     if value is None:
@@ -277,6 +344,106 @@ def text_of(value: object) -> str:
     return str(value)
 
 
+def _text(value: object) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"a text method called on {type(value).__name__}")
+    return value
+
+
+def _sized(value: object) -> str | list | dict:
+    if not isinstance(value, (str, list, dict)):
+        raise TypeError(f"a collection method called on {type(value).__name__}")
+    return value
+
+
+def _number(value: object) -> object:
+    if isinstance(value, bool) or not isinstance(value, (int, float, Decimal)):
+        raise TypeError(f"numberValue() of {type(value).__name__}")
+    return value
+
+
+def _typed(kind: type) -> object:
+    def read(value: object) -> object:
+        if not isinstance(value, kind):
+            raise TypeError(f"{kind.__name__} value expected, found {type(value).__name__}")
+        return value
+    return read
+
+
+def _index(value: object, i: object, size: int) -> int:
+    if isinstance(i, bool) or not isinstance(i, int) or not 0 <= i <= size:
+        raise IndexError(f"index {i!r} out of range 0..{size}")
+    return i
+
+
+def _substring(value: object, start: object, end: object = None) -> str:
+    text = _text(value)
+    first = _index(text, start, len(text))
+    last = len(text) if end is None else _index(text, end, len(text))
+    if last < first:
+        raise IndexError(f"substring({first}, {last}): the end comes before the start")
+    return text[first:last]
+
+
+def _get(value: object, key: object) -> object:
+    """Map.get (null when the key is absent) or List.get (an index inside the list)."""
+    if isinstance(value, dict):
+        return value.get(key)  # type: ignore[call-overload]
+    items = _sized(value)
+    if not isinstance(items, list) or not items:
+        raise TypeError(f"get() of {type(value).__name__}")
+    return items[_index(items, key, len(items) - 1)]
+
+
+def _prop(value: object, name: object) -> object:
+    if not isinstance(value, dict) or not isinstance(name, str):
+        raise TypeError("prop(name) reads a property of a JSON object")
+    if name not in value:
+        raise KeyError(f"the JSON object has no property {name!r}")
+    return value[name]
+
+
+METHODS: MappingProxyType = MappingProxyType({
+    # java.lang.String
+    "toLowerCase": lambda v: _text(v).lower(),
+    "toUpperCase": lambda v: _text(v).upper(),
+    "trim": lambda v: _text(v).strip(),
+    "length": lambda v: len(_text(v)),
+    "startsWith": lambda v, prefix: _text(v).startswith(_text(prefix)),
+    "endsWith": lambda v, suffix: _text(v).endswith(_text(suffix)),
+    "equalsIgnoreCase": lambda v, other: isinstance(other, str) and _text(v).casefold() == other.casefold(),
+    "substring": _substring,
+    # java.lang.Object, java.util.Collection and Map (contains: a substring of a text, an item of a list)
+    "equals": lambda v, other: v == other,
+    "size": lambda v: len(_sized(v)),
+    "isEmpty": lambda v: len(_sized(v)) == 0,
+    "contains": lambda v, item: (_text(item) in v) if isinstance(v, str) else item in _sized(v),
+    "containsKey": lambda v, key: isinstance(v, dict) and key in v,
+    "get": _get,
+    # Camunda Spin (JSON variables)
+    "prop": _prop,
+    "hasProp": lambda v, name: isinstance(v, dict) and name in v,
+    "numberValue": _number,
+    "stringValue": _typed(str),
+    "boolValue": _typed(bool),
+    "elements": _typed(list),
+    "isNull": lambda v: v is None,
+    "value": lambda v: v,
+})
+"""The value methods the subset compiles: each reads plain data (JSON values) and returns plain
+data; called on the wrong type it raises, as Java would."""
+
+
+def call_method(value: object, method: str, *args: object) -> object:
+    """``value.method(args)`` for one of ``METHODS`` (the compiled call; see ``_Parser.method_call``)."""
+    return METHODS[method](value, *args)
+
+
+def uses_helpers(source: str) -> bool:
+    """Was ``source`` compiled from JUEL using its helpers (so they must be in scope)?"""
+    return TEXT in source or VARS in source or CALL in source
+
+
 def helpers(data: dict) -> dict[str, object]:
     """The names a compiled expression may use besides task data (``data``, shown read-only)."""
-    return {TEXT: text_of, VARS: MappingProxyType(data)}
+    return {TEXT: text_of, VARS: MappingProxyType(data), CALL: call_method}

@@ -21,6 +21,7 @@ from engine.spiff.feel import with_compiled_conditions
 from engine.spiff.implicit import with_implicit_starts
 from engine.spiff.parsers import PARSERS
 from engine.spiff.xmlcheck import Finding, StartDeclaration, element_lines, start_declarations
+from engine.spiff.zeebe import with_standard_loops
 
 
 @dataclass
@@ -78,7 +79,7 @@ def _parse_with(kind: str, file: str, tree: Any, dmn: dict[str, Any]) -> list[Pa
     for dmn_file, dmn_tree in dmn.items():
         parser.add_dmn_xml(dmn_tree.getroot() if hasattr(dmn_tree, "getroot") else dmn_tree,
                            filename=dmn_file)
-    parser.add_bpmn_xml(with_compiled_conditions(with_implicit_starts(tree)), filename=file)
+    parser.add_bpmn_xml(with_standard_loops(with_compiled_conditions(with_implicit_starts(tree))), filename=file)
     processes = []
     declared = start_declarations(tree)
     for key, process_parser in list(parser.process_parsers.items()):  # parsing adds subprocesses

@@ -17,20 +17,35 @@ from SpiffWorkflow.bpmn.parser.event_parsers import EventDefinitionParser
 from SpiffWorkflow.bpmn.parser.task_parsers import ConditionalGatewayParser
 from SpiffWorkflow.bpmn.parser.TaskParser import TaskParser
 from SpiffWorkflow.bpmn.parser.util import full_tag
+from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.camunda.parser.CamundaParser import CamundaParser
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 from SpiffWorkflow.spiff.parser.task_spec import ServiceTaskParser
 
-from engine.spiff import camunda
+from engine.spiff import camunda, juel
 from engine.spiff.data_mapping import DataMappingParsers
 from engine.spiff.datastores import ProcessDataStores
+from engine.spiff.multiinstance import LOCAL_ITEMS
 from engine.spiff.specs import CamundaServiceTask, OperatorServiceTask
 from engine.spiff.timer_events import bounded
+from engine.spiff.zeebe import ZeebeLoopItems
+
+
+def _operator_params(parser: TaskParser) -> dict[str, str]:
+    """A method call's arguments (``engine.spiff.camunda.operator_params``); one outside the JUEL
+    subset is refused at deploy with the element and line."""
+    try:
+        return camunda.operator_params(parser.node)
+    except juel.JuelUnsupported as exc:
+        raise ValidationException(f"service task expression: JUEL outside the supported subset: {exc}",
+                                  node=parser.node, file_name=parser.filename) from None
 
 
 class _CamundaServiceTaskParser(TaskParser):
     def create_task(self) -> CamundaServiceTask:
         return self.spec_class(self.spec, self.bpmn_id, operation_name=camunda.operator_name(self.node),
+                               operation_params=_operator_params(self),
+                               result_variable=camunda.result_variable(self.node, self.bpmn_id),
                                **self.bpmn_attributes)
 
 
@@ -43,8 +58,10 @@ class _OperatorServiceTaskParser(ServiceTaskParser):
     def create_task(self) -> OperatorServiceTask:
         operator = camunda.operator_name(self.node)
         if operator and "serviceTaskOperator" not in self.parse_extensions():
-            return self.spec_class(self.spec, self.bpmn_id, operation_name=operator, operation_params={},
-                                   result_variable=f"{self.bpmn_id}_result", **self.bpmn_attributes)
+            params = {name: {"type": "any", "value": source} for name, source in _operator_params(self).items()}
+            return self.spec_class(self.spec, self.bpmn_id, operation_name=operator, operation_params=params,
+                                   result_variable=camunda.result_variable(self.node, self.bpmn_id),
+                                   **self.bpmn_attributes)
         return super().create_task()
 
 
@@ -88,10 +105,23 @@ def _mixed(mixin: type, parser_class: type) -> type:
     return _MIXED[mixin, parser_class]
 
 
+def _local_items(parser_class: type) -> type:
+    """``parser_class`` building multi-instance activities whose items stay with each instance
+    (``engine.spiff.multiinstance``), where it builds SpiffWorkflow's."""
+    mi = {attr: getattr(parser_class, attr, None) for attr in ("PARALLEL_MI_CLASS", "SEQUENTIAL_MI_CLASS")}
+    if not any(cls in LOCAL_ITEMS for cls in mi.values()):
+        return parser_class
+    if ("local-items", parser_class) not in _MIXED:
+        _MIXED["local-items", parser_class] = type(parser_class.__name__, (parser_class,), {
+            "__module__": __name__, **{attr: LOCAL_ITEMS.get(cls, cls) for attr, cls in mi.items()}})
+    return _MIXED["local-items", parser_class]
+
+
 def _bounded_timers(classes: dict[str, tuple[type, type]]) -> dict[str, tuple[type, type]]:
     """The parser table with each event parser (anything that may read a timer) made bounded,
     each conditional gateway parser taking flows without a condition, every other task and event
-    parser splitting implicitly, and every one of them mapping data associations."""
+    parser splitting implicitly, and every one of them mapping data associations, reading Zeebe's
+    multi-instance items and keeping those items with each instance."""
     table = {}
     for tag, (parser_class, spec_class) in classes.items():
         if issubclass(parser_class, ConditionalGatewayParser):
@@ -101,7 +131,7 @@ def _bounded_timers(classes: dict[str, tuple[type, type]]) -> dict[str, tuple[ty
                 parser_class = _mixed(_BoundedTimers, parser_class)
             parser_class = _mixed(_ImplicitSplit, parser_class)
         if issubclass(parser_class, TaskParser):
-            parser_class = _mixed(DataMappingParsers, parser_class)
+            parser_class = _local_items(_mixed(ZeebeLoopItems, _mixed(DataMappingParsers, parser_class)))
         table[tag] = (parser_class, spec_class)
     return table
 

@@ -59,7 +59,7 @@ class AicmpScriptEngine(PythonScriptEngine):
         and the task errors, naming the variable (engine.runtime.storable)."""
         if not script:  # a script task drawn without a script does nothing, like a plain task
             return None
-        if juel.TEXT in script or juel.VARS in script:  # compiled JUEL (camunda:inputOutput mappings)
+        if juel.uses_helpers(script):  # compiled JUEL (camunda:inputOutput mappings)
             external_context = {**juel.helpers(task.data), **(external_context or {})}
         before = dict(task.data)
         result = super().execute(task, script, external_context)

@@ -38,6 +38,7 @@ from SpiffWorkflow.spiff.specs.defaults import ServiceTask as SpiffServiceTask
 
 from engine.spiff.data_mapping import MAPPINGS, DataMappingConverter
 from engine.spiff.datastores import ProcessDataStore
+from engine.spiff.multiinstance import LOCAL_ITEMS
 from engine.spiff.specs import CamundaServiceTask, OperatorServiceTask
 from engine.spiff.timer_events import BOUNDED
 
@@ -121,6 +122,8 @@ class _CamundaServiceTaskConverter(BpmnTaskSpecConverter):
     def to_dict(self, spec: CamundaServiceTask) -> dict[str, Any]:
         dct = self.get_default_attributes(spec)
         dct["operation_name"] = spec.operation_name
+        dct["operation_params"] = spec.operation_params
+        dct["result_variable"] = spec.result_variable
         return dct
 
 
@@ -140,6 +143,8 @@ def _config(kind: str) -> dict:
         cfg = dict(SPIFF_CONFIG)
         cfg.pop(SpiffServiceTask, None)
         cfg[OperatorServiceTask] = ServiceTaskConverter
+        for spiff_class, ours in LOCAL_ITEMS.items():  # the same typenames: saved specs restore to ours
+            cfg[ours] = cfg.pop(spiff_class)
     else:
         cfg = dict(CAMUNDA_CONFIG)
         cfg[CamundaServiceTask] = _CamundaServiceTaskConverter

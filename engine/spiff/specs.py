@@ -36,14 +36,20 @@ class OperatorServiceTask(SpiffServiceTask):
 
 class CamundaServiceTask(PlainServiceTask):
     """A service task drawn in Camunda Modeler; the operator is its external-task topic,
-    delegate expression, class or expression, whichever the designer set."""
+    delegate expression, class or expression, whichever the designer set. ``operation_params``:
+    a method call's arguments (name -> JUEL), evaluated in the sandbox when the task runs."""
 
-    def __init__(self, wf_spec: Any, bpmn_id: str, operation_name: str = "", **kwargs: Any) -> None:
+    def __init__(self, wf_spec: Any, bpmn_id: str, operation_name: str = "",
+                 operation_params: dict[str, str] | None = None, result_variable: str | None = None,
+                 **kwargs: Any) -> None:
         super().__init__(wf_spec, bpmn_id, **kwargs)
         self.operation_name = operation_name
-        self.result_variable = f"{bpmn_id}_result"
+        self.operation_params = operation_params or {}
+        self.result_variable = result_variable or f"{bpmn_id}_result"
         self.retries = None
         self.retry_backoff_base = None
 
     def _execute(self, task: Any) -> bool | None:
-        return _host(task).run_service(task, self.operation_name, {})
+        engine = task.workflow.script_engine
+        params = {name: engine.evaluate(task, source) for name, source in self.operation_params.items()}
+        return _host(task).run_service(task, self.operation_name, params)

@@ -8,7 +8,8 @@ category.
 A run first gives nothing (forms submitted with their defaults, services answered ``{}``), as the
 baseline ran SpiffWorkflow. A file that stops there for want of data and has an entry in
 ``inputs.json`` runs again with it: start variables, user-task answers and service results, the
-values its own project's tests give (or the model plainly expects), each with a sentence saying
+values its own project's tests give (or the model plainly expects), and how long a person takes
+over a task where the model's timers depend on it, each with a sentence saying
 what they stand for. Both counts are reported; a file that runs only with its inputs says so in
 its category. The conformance test writes it as a TSV under its tmp dir (and prints a one-line summary) and
 compares each file with the checked-in ``runs.tsv``: a file recorded as running must still run,
@@ -140,15 +141,15 @@ def _time_limit(seconds: int) -> Iterator[None]:
 @functools.cache
 def inputs() -> dict[str, dict]:
     """``inputs.json``: per file, the ``data``, ``tasks`` (answers by user-task id), ``stubs``
-    (results by operator name) and ``messages`` (payloads by message name) to run it with, and
-    ``why``."""
+    (results by operator name), ``messages`` (payloads by message name) and ``late`` (how long a
+    user task's person takes, by user-task id) to run it with, and ``why``."""
     return json.loads(INPUTS.read_text()) if INPUTS.exists() else {}
 
 
 def _simulate(path: Path, given: dict | None) -> tuple[Any, Any]:
     given = given or {}
     return simulate_file(path, max_bytes=MAX_BYTES, data=given.get("data"), task_data=given.get("tasks"),
-                         stubs=given.get("stubs"), messages=given.get("messages"))
+                         stubs=given.get("stubs"), messages=given.get("messages"), late=given.get("late"))
 
 
 def measure_file(name: str, baseline: str) -> FileReport:

@@ -160,9 +160,9 @@ def test_recorded_inputs_name_executable_files_and_say_what_they_stand_for():
     files = {name for name, _ in _executable()}
     for name, given in measure.inputs().items():
         assert name in files, f"inputs.json names {name}, which is not an executable corpus file"
-        assert set(given) <= {"data", "tasks", "stubs", "messages", "why"}, name
+        assert set(given) <= {"data", "tasks", "stubs", "messages", "late", "why"}, name
         assert given.get("why", "").strip(), f"inputs.json: {name} does not say what its inputs stand for"
-        assert all(isinstance(given.get(k, {}), dict) for k in ("data", "tasks", "stubs", "messages")), name
+        assert all(isinstance(given.get(k, {}), dict) for k in ("data", "tasks", "stubs", "messages", "late")), name
 
 
 @pytest.mark.parametrize("name", sorted(measure.inputs()))

@@ -6,6 +6,7 @@ import io
 import json
 from pathlib import Path
 
+import pytest
 from sqlalchemy import func, select
 
 from engine.models import Deployment, ProcessDefinition
@@ -83,6 +84,28 @@ def test_simulate_uploaded_files_follows_the_scripted_answers(client, api_engine
     assert rejected["completed"] and rejected["path"][-1] == "end_rejected"
     assert "platform_approve" not in rejected["path"] and rejected["stubbed"] == ["applications/approvers"]
     assert stored(api_engine) == before
+
+
+def test_simulate_an_approver_who_takes_too_long(client):
+    """``late``: the organisation's approver answers after 30 days, so the drawn deadline fires first
+    and the application is escalated instead."""
+    headers = login(client, "designer")
+    body = post(client, "simulate", headers, APPROVAL, late={"org_approve": "P30D"}).get_json()
+    assert "approval_deadline" in body["path"] and "org_approve" not in body["path"], body
+    assert "record_org" not in body["path"]
+
+
+@pytest.mark.parametrize(("late", "message"), [
+    ('{"org_approve": "soon"}', "org_approve: "),
+    ('{"org_approve": "P9999Y"}', "org_approve: "),
+    ('{"org_approve": 5}', "org_approve: "),
+    ('["P1D"]', "a JSON object"),
+])
+def test_simulate_refuses_a_late_that_is_not_a_duration_naming_the_task(client, late, message):
+    resp = post(client, "simulate", login(client, "designer"), APPROVAL, late=late)
+    assert resp.status_code == 422, resp.get_json()
+    [error] = resp.get_json()["errors"]
+    assert error["field"] == "late" and message in error["message"]
 
 
 def test_simulate_a_deployed_version_and_where_a_run_stops(client):

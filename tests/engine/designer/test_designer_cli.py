@@ -108,6 +108,43 @@ def test_simulate_answers_a_waiting_message_with_the_given_payload(tmp_path, cap
     assert json.loads(capsys.readouterr().out)["path"][-1] == "Accepted"
 
 
+SLOW_APPROVER = """<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" id="d" targetNamespace="t">
+  <bpmn:process id="slow" isExecutable="true">
+    <bpmn:startEvent id="start"/>
+    <bpmn:sequenceFlow id="f0" sourceRef="start" targetRef="approve"/>
+    <bpmn:userTask id="approve" name="Approve"/>
+    <bpmn:boundaryEvent id="remind" name="Remind" attachedToRef="approve" cancelActivity="false">
+      <bpmn:timerEventDefinition><bpmn:timeDuration>PT24H</bpmn:timeDuration></bpmn:timerEventDefinition>
+    </bpmn:boundaryEvent>
+    <bpmn:sequenceFlow id="f1" sourceRef="remind" targetRef="reminded"/>
+    <bpmn:endEvent id="reminded" name="Reminded"/>
+    <bpmn:boundaryEvent id="deadline" name="Deadline" attachedToRef="approve">
+      <bpmn:timerEventDefinition><bpmn:timeDuration>PT48H</bpmn:timeDuration></bpmn:timerEventDefinition>
+    </bpmn:boundaryEvent>
+    <bpmn:sequenceFlow id="f2" sourceRef="deadline" targetRef="escalated"/>
+    <bpmn:endEvent id="escalated" name="Escalated"/>
+    <bpmn:sequenceFlow id="f3" sourceRef="approve" targetRef="approved"/>
+    <bpmn:endEvent id="approved" name="Approved"/>
+  </bpmn:process>
+</bpmn:definitions>"""
+
+
+@pytest.mark.parametrize(("late", "path"), [
+    ([], ["start", "Approve", "Approved"]),  # answered at once: no timer fires
+    (["--late", "approve=PT30H"], ["start", "Remind", "Reminded", "Approve", "Approved"]),  # the reminder first
+    (["--late", "approve=P3D"], ["start", "Deadline", "Escalated", "Remind", "Reminded"]),  # never answered
+])
+def test_simulate_lets_a_late_approver_s_timers_fire_first(tmp_path, capsys, late, path):
+    model = tmp_path / "slow.bpmn"
+    model.write_text(SLOW_APPROVER)
+    assert main(["bpmn", "simulate", str(model), *late, "--json"]) == 0
+    ran = json.loads(capsys.readouterr().out)["path"]
+    assert ran[0] == "start" and sorted(ran[1:]) == sorted(path[1:])  # both timers due at once: either first
+    if "Approve" in path:
+        assert ran[-2:] == ["Approve", "Approved"]  # the answer comes after the timers due before it
+
+
 def test_check_refuses_a_script_kept_in_a_file_beside_the_model(tmp_path, capsys):
     model = tmp_path / "external.bpmn"
     model.write_text(MESSAGE_WAIT.replace(
@@ -183,6 +220,9 @@ def test_simulate_stops_at_the_runtimes_limit_of_one_advance(models, capsys):
     (["bpmn", "simulate", "{models}/approval.bpmn", "--data", "[1]"], "--data must be a JSON object"),
     (["bpmn", "simulate", "{models}/approval.bpmn", "--task", "review"], "--task takes NAME=JSON"),
     (["bpmn", "simulate", "{models}/approval.bpmn", "--process", "nope"], "no executable process 'nope'"),
+    (["bpmn", "simulate", "{models}/approval.bpmn", "--late", "review"], "--late takes TASK_ID=DURATION"),
+    (["bpmn", "simulate", "{models}/approval.bpmn", "--late", "review=2 days"], "--late: review: "),
+    (["bpmn", "simulate", "{models}/approval.bpmn", "--late", "review=P99999Y"], "--late: review: "),
     (["bpmn", "check", "{models}"], "not a file"),
 ])
 def test_user_errors_are_one_line_and_exit_2(models, capsys, argv, message):

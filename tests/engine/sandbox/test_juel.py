@@ -59,7 +59,9 @@ def test_the_subset_evaluates_in_the_sandbox(expression: str, data: dict, value:
     ("${x.__class__.__base__.__subclasses__()}", "__class__"),
     ("${__import__}", "__import__"),
     ("${_secret}", "_secret"),
-    ("${customer.prop('age').numberValue() < 21}", "customer.prop"),
+    ("${x.toLowerCase().getClass()}", "getClass"),
+    ("${s.format('%s')}", "s.format"),
+    ("${s.substring(0, 1, 2, 3)}", "more than 3 arguments"),
     ("${myBean.approve(execution)}", "myBean.approve"),
     ("${fn:contains(a, b)}", "':'"),
     ("${x = 1}", "'='"),
@@ -80,8 +82,54 @@ def test_anything_outside_the_subset_is_refused_naming_it(expression: str, named
     assert named in str(info.value)
 
 
+@pytest.mark.parametrize(("expression", "data", "value"), [
+    ("${userId.toLowerCase() == 'joram' || userId.toLowerCase() == 'tijs'}", {"userId": "Tijs"}, True),
+    ("${name.trim().toUpperCase()}", {"name": "  ann "}, "ANN"),
+    ("${code.startsWith('GPU') && !code.endsWith('-old') && code.length() == 8}", {"code": "GPU-A100"}, True),
+    ("${a.equalsIgnoreCase('YES') and a.equals('yes')}", {"a": "yes"}, True),
+    ("${s.substring(1, 3)}${s.substring(3)}", {"s": "abcde"}, "bcde"),
+    ("${s.contains('cd') && items.contains(2) && !items.isEmpty() && items.size() == 2}",
+     {"s": "abcde", "items": [1, 2]}, True),
+    ("${m.containsKey('k') ? m.get('k') : m.get('other')}", {"m": {"k": 5}}, 5),
+    ("${m.get('missing') == null && items.get(1) == 'b'}", {"m": {}, "items": ["a", "b"]}, True),
+    ("${customer.prop(\"age\").numberValue() >= 21}", {"customer": {"age": 34}}, True),
+    ("${customer.hasProp('vip') ? customer.prop('vip').boolValue() : false}", {"customer": {"vip": True}}, True),
+    ("${customer.prop('name').stringValue()} ${customer.prop('tags').elements().size()}",
+     {"customer": {"name": "Ann", "tags": ["a", "b"]}}, "Ann 2"),
+    ("${order.prop('note').isNull()}", {"order": {"note": None}}, True),
+])
+def test_value_methods_evaluate_on_plain_data(expression: str, data: dict, value: object) -> None:
+    assert run(expression, **data) == value
+
+
+@pytest.mark.parametrize(("expression", "data", "error"), [
+    ("${n.toLowerCase()}", {"n": 5}, TypeError),  # a text method on a number, as Java would refuse
+    ("${items.size()}", {"items": 5}, TypeError),
+    ("${flag.numberValue()}", {"flag": True}, TypeError),  # a boolean is not a Spin number
+    ("${customer.prop('age')}", {"customer": {}}, KeyError),
+    ("${customer.prop('age')}", {"customer": "text"}, TypeError),
+    ("${s.substring(-2)}", {"s": "abc"}, IndexError),  # Java refuses what Python would wrap
+    ("${s.substring(2, 1)}", {"s": "abc"}, IndexError),
+    ("${items.get(-1)}", {"items": [1]}, IndexError),
+])
+def test_a_value_method_on_the_wrong_value_fails_the_evaluation(expression: str, data: dict,
+                                                                  error: type[Exception]) -> None:
+    with pytest.raises(error):
+        run(expression, **data)
+
+
+def test_value_methods_return_data_never_objects_with_attributes() -> None:
+    """Every method returns plain data, so a chained property is still a dictionary key (``x.y`` on
+    a text fails), never an attribute of a Python object."""
+    with pytest.raises(TypeError):
+        run("${s.toLowerCase().upper}", s="A")
+    assert set(juel.METHODS) >= {"toLowerCase", "prop", "numberValue", "contains"}
+    assert all(not name.startswith("_") for name in juel.METHODS)
+
+
 def test_compiled_expressions_pass_the_sandbox_policy() -> None:
-    for expression in ("${approved}", "PT${m}M", "${execution.getVariable('x') + 1}", "${empty a ? 1 : 2}"):
+    for expression in ("${approved}", "PT${m}M", "${execution.getVariable('x') + 1}", "${empty a ? 1 : 2}",
+                       "${customer.prop('age').numberValue() < 21}", "${s.substring(1, 2).toLowerCase()}"):
         assert check_source(to_python(expression), "eval") == [], expression
 
 
