@@ -520,9 +520,12 @@ def _status(obj: Any, kind: str) -> tuple[Status, dict[str, Any]]:
     if failure is not None and wanted > 0:
         # The controller could not make its pods (quota exceeded, admission refused): say why.
         return Status.ERROR, {**details, "error": f"{failure.reason}: {failure.message}"}
+    # Until the controller has seen the latest spec (observedGeneration), the counts describe the
+    # previous one: a deployment just scaled to 0 would read "stopped" before its pods go.
+    observed = (st.observed_generation or 0) >= (obj.metadata.generation or 0)
     if wanted == 0:
-        return (Status.STOPPED if not st.replicas else Status.STOPPING), details
-    if (st.available_replicas or 0) >= wanted and (st.updated_replicas or 0) >= wanted:
+        return (Status.STOPPED if observed and not st.replicas else Status.STOPPING), details
+    if observed and (st.available_replicas or 0) >= wanted and (st.updated_replicas or 0) >= wanted:
         return Status.RUNNING, details
     restarted = (obj.spec.template.metadata.annotations or {}).get(RESTARTED_AT) if obj.spec.template.metadata else None
     if restarted and (st.available_replicas or 0) > 0:

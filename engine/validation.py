@@ -119,6 +119,16 @@ def _check_external_scripts(file: str, tree: Any) -> list[Finding]:
     return findings
 
 
+def _check_reserved_ids(file: str, tree: Any) -> list[Finding]:
+    """``Start`` is the name SpiffWorkflow gives its own first task in every process: an element
+    with that id is taken for it and never parsed (a start event ``Start`` leaves the process
+    unable to start, with "No output task connected"). Refused, naming the element."""
+    return [Finding(file, el.sourceline, "Start",
+                    "the id 'Start' is the engine's own name for the first task of every process: rename the "
+                    "element (its name, shown to people, can stay)")
+            for el in tree.getroot().iter(f"{{{BPMN_NS}}}*") if el.get("id") == "Start"]
+
+
 def _check_camunda_mappings(file: str, tree: Any) -> list[Finding]:
     """``camunda:inputOutput`` parameters run as pre/post scripts (``engine.spiff.camunda``):
     refused here when a value is not supported or the sandbox policy refuses the compiled script."""
@@ -210,6 +220,8 @@ def validate_files(
         v.errors.extend(_check_timer_literals(name, tree))
         v.errors.extend(_check_camunda_mappings(name, tree))
         v.errors.extend(_check_external_scripts(name, tree))
+        if kind == "bpmn":
+            v.errors.extend(_check_reserved_ids(name, tree))
         v.warnings.extend(xsd_findings(name, tree))
 
     schemas: set[str] = set()

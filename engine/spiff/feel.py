@@ -278,6 +278,24 @@ class _Base:
     def data(self, key: str, name: str) -> str:
         return f"{DATA}({key!r}, {name!r})" if key != name else f"{DATA}({key!r})"
 
+    def disjunction(self) -> str:
+        """``a or b``: the same in FEEL and XPath."""
+        left = self.conjunction()
+        while self.at("or", kind="name"):
+            self.take()
+            left = f"({left} or {self.conjunction()})"
+        return left
+
+    def conjunction(self) -> str:
+        left = self.comparison()
+        while self.at("and", kind="name"):
+            self.take()
+            left = f"({left} and {self.comparison()})"
+        return left
+
+    def comparison(self) -> str:
+        raise NotImplementedError
+
 
 _COMPARE = {"=": "==", "!=": "!=", "<": "<", ">": ">", "<=": "<=", ">=": ">="}
 _FEEL_LITERALS = {"true": "True", "false": "False", "null": "None"}
@@ -328,20 +346,6 @@ class _Feel(_Base):
         cond = self.expression()
         del self.bound[len(self.bound) - len(bound):]
         return f"{'any' if word == 'some' else 'all'}(({cond}) {' '.join(loops)})"
-
-    def disjunction(self) -> str:
-        left = self.conjunction()
-        while self.at("or", kind="name"):
-            self.take()
-            left = f"({left} or {self.conjunction()})"
-        return left
-
-    def conjunction(self) -> str:
-        left = self.comparison()
-        while self.at("and", kind="name"):
-            self.take()
-            left = f"({left} and {self.comparison()})"
-        return left
 
     def comparison(self) -> str:
         left = self.additive()
@@ -447,20 +451,6 @@ class _XPath(_Base):
 
     def parse(self) -> str:
         return self.done(self.disjunction())
-
-    def disjunction(self) -> str:
-        left = self.conjunction()
-        while self.at("or", kind="name"):
-            self.take()
-            left = f"({left} or {self.conjunction()})"
-        return left
-
-    def conjunction(self) -> str:
-        left = self.comparison()
-        while self.at("and", kind="name"):
-            self.take()
-            left = f"({left} and {self.comparison()})"
-        return left
 
     def comparison(self) -> str:
         left = self.primary()

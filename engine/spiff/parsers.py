@@ -13,7 +13,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from SpiffWorkflow.bpmn.parser.event_parsers import EventDefinitionParser
+from SpiffWorkflow.bpmn.parser.event_parsers import (
+    ERROR_EVENT_XPATH,
+    ESCALATION_EVENT_XPATH,
+    EventDefinitionParser,
+    StartEventParser,
+)
 from SpiffWorkflow.bpmn.parser.task_parsers import ConditionalGatewayParser
 from SpiffWorkflow.bpmn.parser.TaskParser import TaskParser
 from SpiffWorkflow.bpmn.parser.util import full_tag
@@ -23,6 +28,7 @@ from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 from SpiffWorkflow.spiff.parser.task_spec import ServiceTaskParser
 
 from engine.spiff import camunda, juel
+from engine.spiff.compensation import CompensableActivities, CompensationEvents, CompensationHandlers
 from engine.spiff.data_mapping import DataMappingParsers
 from engine.spiff.datastores import ProcessDataStores
 from engine.spiff.multiinstance import LOCAL_ITEMS
@@ -70,6 +76,17 @@ class _BoundedTimers:
 
     def parse_timer_event(self, event: Any) -> Any:
         return bounded(super().parse_timer_event(event))  # type: ignore[misc]
+
+
+class _ErrorAndEscalationStarts:
+    """Mixed into start event parsers: the start event of an event subprocess may catch an error
+    or an escalation (BPMN 10.5.2). SpiffWorkflow 3.2's start event parser reads neither, so such
+    an event subprocess started with its process, as if its start were a none start."""
+
+    def get_event_definition(self, xpaths: list[str]) -> Any:
+        if self.node.getparent().get("triggeredByEvent") == "true":  # type: ignore[attr-defined]
+            xpaths = [*xpaths, *(x for x in (ERROR_EVENT_XPATH, ESCALATION_EVENT_XPATH) if x not in xpaths)]
+        return super().get_event_definition(xpaths)  # type: ignore[misc]
 
 
 class _UnconditionalFlows:
@@ -121,22 +138,27 @@ def _bounded_timers(classes: dict[str, tuple[type, type]]) -> dict[str, tuple[ty
     """The parser table with each event parser (anything that may read a timer) made bounded,
     each conditional gateway parser taking flows without a condition, every other task and event
     parser splitting implicitly, and every one of them mapping data associations, reading Zeebe's
-    multi-instance items and keeping those items with each instance."""
+    multi-instance items and keeping those items with each instance; activities with a
+    compensation handler get it parsed beside them, and compensation events are read."""
     table = {}
     for tag, (parser_class, spec_class) in classes.items():
         if issubclass(parser_class, ConditionalGatewayParser):
             parser_class = _mixed(_UnconditionalFlows, parser_class)
         elif issubclass(parser_class, TaskParser):
+            if issubclass(parser_class, StartEventParser):
+                parser_class = _mixed(_ErrorAndEscalationStarts, parser_class)
             if issubclass(parser_class, EventDefinitionParser):
-                parser_class = _mixed(_BoundedTimers, parser_class)
+                parser_class = _mixed(CompensationEvents, _mixed(_BoundedTimers, parser_class))
             parser_class = _mixed(_ImplicitSplit, parser_class)
         if issubclass(parser_class, TaskParser):
-            parser_class = _local_items(_mixed(ZeebeLoopItems, _mixed(DataMappingParsers, parser_class)))
+            parser_class = _local_items(_mixed(CompensableActivities, _mixed(
+                ZeebeLoopItems, _mixed(DataMappingParsers, parser_class))))
         table[tag] = (parser_class, spec_class)
     return table
 
 
 class AicmpSpiffParser(ProcessDataStores, SpiffBpmnParser):
+    PROCESS_PARSER_CLASS = _mixed(CompensationHandlers, SpiffBpmnParser.PROCESS_PARSER_CLASS)
     OVERRIDE_PARSER_CLASSES = _bounded_timers({
         **SpiffBpmnParser.PARSER_CLASSES,
         **SpiffBpmnParser.OVERRIDE_PARSER_CLASSES,
@@ -145,6 +167,7 @@ class AicmpSpiffParser(ProcessDataStores, SpiffBpmnParser):
 
 
 class AicmpCamundaParser(ProcessDataStores, CamundaParser):
+    PROCESS_PARSER_CLASS = _mixed(CompensationHandlers, CamundaParser.PROCESS_PARSER_CLASS)
     OVERRIDE_PARSER_CLASSES = _bounded_timers({
         **CamundaParser.PARSER_CLASSES,
         **CamundaParser.OVERRIDE_PARSER_CLASSES,

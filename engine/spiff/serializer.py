@@ -28,7 +28,7 @@ from uuid import UUID
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.serializer.default.task_spec import BpmnTaskSpecConverter
-from SpiffWorkflow.bpmn.serializer.helpers import BpmnDataSpecificationConverter
+from SpiffWorkflow.bpmn.serializer.helpers import BpmnDataSpecificationConverter, EventDefinitionConverter
 from SpiffWorkflow.bpmn.serializer.helpers.registry import DefaultRegistry
 from SpiffWorkflow.bpmn.specs.bpmn_process_spec import BpmnProcessSpec
 from SpiffWorkflow.camunda.serializer import DEFAULT_CONFIG as CAMUNDA_CONFIG
@@ -36,6 +36,12 @@ from SpiffWorkflow.spiff.serializer import DEFAULT_CONFIG as SPIFF_CONFIG
 from SpiffWorkflow.spiff.serializer.task_spec import ServiceTaskConverter
 from SpiffWorkflow.spiff.specs.defaults import ServiceTask as SpiffServiceTask
 
+from engine.spiff.compensation import (
+    COMPENSATING,
+    CompensateEventDefinition,
+    CompensationDone,
+    CompensationStart,
+)
 from engine.spiff.data_mapping import MAPPINGS, DataMappingConverter
 from engine.spiff.datastores import ProcessDataStore
 from engine.spiff.multiinstance import LOCAL_ITEMS
@@ -127,6 +133,12 @@ class _CamundaServiceTaskConverter(BpmnTaskSpecConverter):
         return dct
 
 
+class _CompensateConverter(EventDefinitionConverter):
+    def to_dict(self, event_definition: CompensateEventDefinition) -> dict[str, Any]:
+        return {**super().to_dict(event_definition), "activity_ref": event_definition.activity_ref,
+                "in_event_subprocess": event_definition.in_event_subprocess}
+
+
 class _Registry(DefaultRegistry):
     """Adds Decimal, date and the escaped-dict wrapper to SpiffWorkflow's registry."""
 
@@ -153,6 +165,10 @@ def _config(kind: str) -> dict:
     for spiff_class, ours in BOUNDED.items():
         cfg[ours] = cfg.pop(spiff_class)
     cfg[ProcessDataStore] = BpmnDataSpecificationConverter  # data stores as process data
+    for base, ours in COMPENSATING.items():  # compensation (engine.spiff.compensation)
+        cfg[ours] = cfg[base]
+    cfg[CompensationStart] = cfg[CompensationDone] = BpmnTaskSpecConverter
+    cfg[CompensateEventDefinition] = _CompensateConverter
     for mapping in MAPPINGS:  # data associations between both their ends
         cfg[mapping] = DataMappingConverter
     return cfg

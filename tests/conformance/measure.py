@@ -66,7 +66,11 @@ CATEGORIES: tuple[tuple[str, str], ...] = (
     (r"Service Task must have an operator", "service task without an implementation"),
     (r"calls process|No DMN Diagram|no executable process to start", "called process or decision not in the corpus"),
     (r'No "calledElement" attribute', "call activity that names no process (no calledElement)"),
-    (r"Unsupported Catch Event", "compensation boundary event"),
+    (r"Unsupported Catch Event", "boundary event without an event definition (a none boundary event)"),
+    (r"compensation handler|compensation event subprocess|compensates '",
+     "compensation aicmp does not run (a subprocess compensated by its event subprocess, a boundary event "
+     "without its handler)"),
+    (r"the id 'Start' is the engine's own name", "an element whose id is 'Start' (SpiffWorkflow's own first task)"),
     (r"start event|No output task", "no start event where one is required (event subprocess, compensation)"),
     (r"[Mm]ultiple outgoing flows", "implicit split (task with several outgoing flows)"),
     (r"multiinstance|[Oo]utput item", "multi-instance without loop data"),

@@ -116,3 +116,14 @@ def test_unregistered_operators_and_xsd_violations_are_warnings(engine):
     assert any("'test/echo' is not registered" in m for m in messages)
     assert any("bogus" in m for m in messages)
     assert result.definitions[0].created
+
+
+def test_an_element_whose_id_is_start_is_refused_naming_it(engine):
+    """``Start`` is SpiffWorkflow's own first task in every process: a start event with that id was
+    never parsed, and the process could not start ("No output task connected")."""
+    approval = APPROVAL["approval.bpmn"]
+    renamed = approval.replace(b'id="start"', b'id="Start"').replace(b'sourceRef="start"', b'sourceRef="Start"')
+    errors = rejected(engine, dict(APPROVAL, **{"approval.bpmn": renamed}))
+    [error] = errors
+    assert error.element_id == "Start" and "the engine's own name" in error.message
+    assert error.line == renamed[:renamed.index(b'id="Start"')].count(b"\n") + 1
