@@ -19,9 +19,9 @@ from SpiffWorkflow.bpmn.specs.mixins.subworkflow_task import SubWorkflowTask
 from engine.spiff import camunda
 from engine.spiff.feel import with_compiled_conditions
 from engine.spiff.implicit import with_implicit_starts
+from engine.spiff.loop_collections import with_standard_loops
 from engine.spiff.parsers import PARSERS
 from engine.spiff.xmlcheck import Finding, StartDeclaration, element_lines, start_declarations
-from engine.spiff.zeebe import with_standard_loops
 
 
 @dataclass

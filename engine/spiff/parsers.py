@@ -31,10 +31,10 @@ from engine.spiff import camunda, juel
 from engine.spiff.compensation import CompensableActivities, CompensationEvents, CompensationHandlers
 from engine.spiff.data_mapping import DataMappingParsers
 from engine.spiff.datastores import ProcessDataStores
+from engine.spiff.loop_collections import LoopCollectionItems
 from engine.spiff.multiinstance import LOCAL_ITEMS
 from engine.spiff.specs import CamundaServiceTask, OperatorServiceTask
 from engine.spiff.timer_events import bounded
-from engine.spiff.zeebe import ZeebeLoopItems
 
 
 def _operator_params(parser: TaskParser) -> dict[str, str]:
@@ -137,8 +137,8 @@ def _local_items(parser_class: type) -> type:
 def _bounded_timers(classes: dict[str, tuple[type, type]]) -> dict[str, tuple[type, type]]:
     """The parser table with each event parser (anything that may read a timer) made bounded,
     each conditional gateway parser taking flows without a condition, every other task and event
-    parser splitting implicitly, and every one of them mapping data associations, reading Zeebe's
-    multi-instance items and keeping those items with each instance; activities with a
+    parser splitting implicitly, and every one of them mapping data associations, reading the
+    multi-instance items drawn for Camunda and keeping those items with each instance; activities with a
     compensation handler get it parsed beside them, and compensation events are read."""
     table = {}
     for tag, (parser_class, spec_class) in classes.items():
@@ -152,7 +152,7 @@ def _bounded_timers(classes: dict[str, tuple[type, type]]) -> dict[str, tuple[ty
             parser_class = _mixed(_ImplicitSplit, parser_class)
         if issubclass(parser_class, TaskParser):
             parser_class = _local_items(_mixed(CompensableActivities, _mixed(
-                ZeebeLoopItems, _mixed(DataMappingParsers, parser_class))))
+                LoopCollectionItems, _mixed(DataMappingParsers, parser_class))))
         table[tag] = (parser_class, spec_class)
     return table
 

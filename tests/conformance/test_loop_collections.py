@@ -1,6 +1,7 @@
-"""A multi-instance activity drawn in Camunda 8 Modeler names its collection in
-``zeebe:loopCharacteristics``; it runs over that collection as BPMN's own loop data would, and the
-stored file stays as uploaded."""
+"""A multi-instance activity drawn in Camunda Modeler names its collection for Camunda 7
+(``camunda:collection``, ``camunda:elementVariable``) or Camunda 8 (``zeebe:loopCharacteristics``);
+it runs over that collection as BPMN's own loop data would, each instance keeping its own item, and
+the stored file stays as uploaded."""
 
 from __future__ import annotations
 
@@ -14,15 +15,16 @@ from engine.models import ProcessInstance
 from engine.validation import validate_files
 
 
-def _process(loop: str) -> bytes:
+def _process(loop: str, attributes: str = "") -> bytes:
     return f"""<?xml version="1.0" encoding="UTF-8"?>
 <bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
-    xmlns:zeebe="http://camunda.org/schema/zeebe/1.0" id="d" targetNamespace="urn:aicmp:test">
+    xmlns:zeebe="http://camunda.org/schema/zeebe/1.0" xmlns:camunda="http://camunda.org/schema/1.0/bpmn"
+    id="d" targetNamespace="urn:aicmp:test">
   <bpmn:process id="p" isExecutable="true">
     <bpmn:startEvent id="start"/>
     <bpmn:sequenceFlow id="f0" sourceRef="start" targetRef="price"/>
     <bpmn:scriptTask id="price" name="Price one GPU host">
-      <bpmn:multiInstanceLoopCharacteristics isSequential="true">
+      <bpmn:multiInstanceLoopCharacteristics isSequential="true"{attributes}>
         <bpmn:extensionElements>{loop}</bpmn:extensionElements>
       </bpmn:multiInstanceLoopCharacteristics>
       <bpmn:script>price = host["gpus"] * 10</bpmn:script>
@@ -45,20 +47,34 @@ def test_the_activity_runs_once_per_item_and_collects_each_result(tmp_path: Path
     assert result.data["prices"] == [80, 20]
 
 
-def test_without_an_output_the_items_still_each_run_once(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("loop", "attributes"), [
+    ('<zeebe:loopCharacteristics inputCollection="hosts" inputElement="host"/>', ""),
+    ("", ' camunda:collection="${hosts}" camunda:elementVariable="host"'),
+    ("", ' camunda:collection="hosts" camunda:elementVariable="host"'),
+], ids=["zeebe", "camunda-juel", "camunda-name"])
+def test_without_an_output_the_items_still_each_run_once(tmp_path: Path, loop: str, attributes: str) -> None:
     path = tmp_path / "p.bpmn"
-    path.write_bytes(_process('<zeebe:loopCharacteristics inputCollection="hosts" inputElement="host"/>'))
+    path.write_bytes(_process(loop, attributes))
     checked, result = simulate_file(path, max_bytes=1_000_000, data={"hosts": [{"gpus": 1}] * 3})
-    assert result is not None and result.completed
+    assert result is not None and result.completed, (checked.errors, result and result.problem)
     assert [step for step in result.path if step.startswith("Price")] == ["Price one GPU host"] * 3
+    assert "host" not in result.data  # each instance's own
 
 
-@pytest.mark.parametrize("collection", ["=order.hosts", "=hosts[1..2]", "=count(hosts) > 0"])
-def test_a_feel_expression_as_the_collection_is_refused_at_deploy_for_want_of_loop_data(collection: str) -> None:
-    bpmn = _process(f'<zeebe:loopCharacteristics inputCollection="{collection}" inputElement="host"/>')
-    checked = validate_files({"p.bpmn": bpmn}, max_bytes=1_000_000)
+@pytest.mark.parametrize(("loop", "attributes", "written"), [
+    ('<zeebe:loopCharacteristics inputCollection="=order.hosts" inputElement="host"/>', "", "=order.hosts"),
+    ('<zeebe:loopCharacteristics inputCollection="=hosts[1..2]" inputElement="host"/>', "", "=hosts[1..2]"),
+    ('<zeebe:loopCharacteristics inputCollection="=count(hosts) > 0" inputElement="host"/>', "", "=count(hosts) > 0"),
+    ("", ' camunda:collection="${order.hosts}" camunda:elementVariable="host"', "${order.hosts}"),
+    ("", ' camunda:collection="${hostService.list()}" camunda:elementVariable="host"', "${hostService.list()}"),
+])
+def test_an_expression_as_the_collection_is_refused_at_deploy_naming_it(loop: str, attributes: str,
+                                                                         written: str) -> None:
+    checked = validate_files({"p.bpmn": _process(loop, attributes)}, max_bytes=1_000_000)
     assert not checked.ok
-    assert "loop input data reference" in checked.errors[0].message
+    [error] = checked.errors
+    assert error.element_id == "price" and repr(written) in error.message
+    assert "the collection must be a variable name" in error.message
 
 
 def test_the_stored_file_is_the_uploaded_one() -> None:
@@ -67,15 +83,16 @@ def test_the_stored_file_is_the_uploaded_one() -> None:
     assert checked.ok and checked.files["p.bpmn"] == bpmn  # only the parse sees the loop data added
 
 
-def _approvals(loop: str) -> bytes:
+def _approvals(loop: str, attributes: str = "") -> bytes:
     return f"""<?xml version="1.0" encoding="UTF-8"?>
 <bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
-    xmlns:zeebe="http://camunda.org/schema/zeebe/1.0" id="d" targetNamespace="urn:aicmp:test">
+    xmlns:zeebe="http://camunda.org/schema/zeebe/1.0" xmlns:camunda="http://camunda.org/schema/1.0/bpmn"
+    id="d" targetNamespace="urn:aicmp:test">
   <bpmn:process id="approvals" isExecutable="true">
     <bpmn:startEvent id="start"/>
     <bpmn:sequenceFlow id="f0" sourceRef="start" targetRef="approve"/>
     <bpmn:userTask id="approve" name="Approve one host">
-      <bpmn:multiInstanceLoopCharacteristics>{loop}</bpmn:multiInstanceLoopCharacteristics>
+      <bpmn:multiInstanceLoopCharacteristics{attributes}>{loop}</bpmn:multiInstanceLoopCharacteristics>
     </bpmn:userTask>
     <bpmn:sequenceFlow id="f1" sourceRef="approve" targetRef="end"/>
     <bpmn:endEvent id="end"/>
@@ -83,17 +100,19 @@ def _approvals(loop: str) -> bytes:
 </bpmn:definitions>""".encode()
 
 
-@pytest.mark.parametrize("loop", [
-    '<bpmn:extensionElements><zeebe:loopCharacteristics inputCollection="=hosts" inputElement="host"/>'
-    '</bpmn:extensionElements>',
-    '<bpmn:loopDataInputRef>hosts</bpmn:loopDataInputRef><bpmn:inputDataItem id="host" name="host"/>',
-], ids=["zeebe", "bpmn"])
-def test_each_instance_keeps_its_own_item_across_saves_when_nothing_is_collected(engine, loop: str) -> None:
+@pytest.mark.parametrize(("loop", "attributes"), [
+    ('<bpmn:extensionElements><zeebe:loopCharacteristics inputCollection="=hosts" inputElement="host"/>'
+     '</bpmn:extensionElements>', ""),
+    ("", ' camunda:collection="${hosts}" camunda:elementVariable="host"'),
+    ('<bpmn:loopDataInputRef>hosts</bpmn:loopDataInputRef><bpmn:inputDataItem id="host" name="host"/>', ""),
+], ids=["zeebe", "camunda", "bpmn"])
+def test_each_instance_keeps_its_own_item_across_saves_when_nothing_is_collected(engine, loop: str,
+                                                                                attributes: str) -> None:
     """A countersign: parallel instances, one per signer (the item is the assignee), each saved and
     restored as its task is completed. The item is each instance's own: it never lands in the
     activity's data (SpiffWorkflow would merge it there, and a sequential loop would then refuse
     its next instance)."""
-    engine.registry.deploy({"approvals.bpmn": _approvals(loop)})
+    engine.registry.deploy({"approvals.bpmn": _approvals(loop, attributes)})
     signers = ["carol", "dave", "erin"]
     inst = engine.runtime.start("approvals", tenant_id="t-alpha", initiator="alice", variables={"hosts": signers})
     for signer in signers:
