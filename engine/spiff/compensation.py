@@ -184,6 +184,8 @@ class CompensationHandlers:
         for attached, nodes in list(events.items()):
             kept = [node for node in nodes if not _is_compensation(node)]
             for node in (n for n in nodes if _is_compensation(n)):
+                if node.getparent() is not self.node:  # type: ignore[attr-defined]
+                    continue  # a nested scope's: its own parser keeps it (an activityRef cannot reach it)
                 handlers = [self.nodes_by_id.get(ref) for ref in targets.get(node.get("id"), [])]  # type: ignore[attr-defined]
                 handlers = [h for h in handlers if h is not None and h.get("isForCompensation") == "true"]
                 if len(handlers) != 1:

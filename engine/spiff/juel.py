@@ -370,7 +370,7 @@ def _typed(kind: type) -> object:
     return read
 
 
-def _index(value: object, i: object, size: int) -> int:
+def _index(i: object, size: int) -> int:
     if isinstance(i, bool) or not isinstance(i, int) or not 0 <= i <= size:
         raise IndexError(f"index {i!r} out of range 0..{size}")
     return i
@@ -378,8 +378,8 @@ def _index(value: object, i: object, size: int) -> int:
 
 def _substring(value: object, start: object, end: object = None) -> str:
     text = _text(value)
-    first = _index(text, start, len(text))
-    last = len(text) if end is None else _index(text, end, len(text))
+    first = _index(start, len(text))
+    last = len(text) if end is None else _index(end, len(text))
     if last < first:
         raise IndexError(f"substring({first}, {last}): the end comes before the start")
     return text[first:last]
@@ -392,7 +392,7 @@ def _get(value: object, key: object) -> object:
     items = _sized(value)
     if not isinstance(items, list) or not items:
         raise TypeError(f"get() of {type(value).__name__}")
-    return items[_index(items, key, len(items) - 1)]
+    return items[_index(key, len(items) - 1)]
 
 
 def _prop(value: object, name: object) -> object:

@@ -188,6 +188,11 @@ def test_a_person_works_the_handler_from_the_inbox_across_saves(engine):
      '<bpmn:compensateEventDefinition/></bpmn:startEvent><bpmn:endEvent id="c2"/>' + _flow("c1", "c2")
      + '</bpmn:subProcess></bpmn:subProcess><bpmn:endEvent id="end"/>' + _flow("start", "sub", "end"),
      "c1", "a compensation event subprocess inside a subprocess is not supported"),
+    ('<bpmn:startEvent id="start"/><bpmn:subProcess id="sub"><bpmn:startEvent id="s1"/>'
+     + _compensable("inner", "Inner") + '<bpmn:endEvent id="s2"/>' + _flow("s1", "inner", "s2")
+     + '</bpmn:subProcess>' + _throw("undo", "inner") + '<bpmn:endEvent id="end"/>'
+     + _flow("start", "sub", "undo", "end"),
+     "undo", "compensates 'inner', which has no compensation handler in this process"),  # not in its scope
 ])
 def test_compensation_aicmp_does_not_run_is_refused_at_deploy(body, element, message):
     checked = validate_files({"p.bpmn": _process(body)}, max_bytes=1_000_000)
