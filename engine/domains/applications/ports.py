@@ -27,7 +27,15 @@ from sqlalchemy.orm import Session
 
 from engine import audit, clock
 from engine.domains.applications.models import Application, ApplicationItem
-from engine.domains.applications.status import MARKABLE, QUOTA_TRANSITIONS, Actor, NotAllowed, take, take_quota
+from engine.domains.applications.status import (
+    HAS_ORDER,
+    MARKABLE,
+    QUOTA_TRANSITIONS,
+    Actor,
+    NotAllowed,
+    take,
+    take_quota,
+)
 from engine.domains.orders import service as orders
 from engine.errors import Conflict
 from engine.models import Organization, Role, User, UserRole
@@ -260,7 +268,7 @@ class Orders(Port):
     def create(self, application_id: str, lines: list[dict[str, Any]]) -> dict[str, Any]:
         with self._ports.session() as s:
             app = _application(s, application_id, change=True)
-            order = orders.for_application(s, app.id)
+            order = orders.for_application(s, app.id) if app.status in HAS_ORDER else None
             if order is not None:
                 return {"order_id": order.id, "number": order.number, "created": False}
             try:  # approved -> ordered, its quota held

@@ -15,14 +15,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
 from connectors import vector
 from engine import audit, clock
 from engine.domains.applications.models import Application, ApplicationAttachment, ApplicationItem
 from engine.domains.applications.ports import item_dict, item_dicts
-from engine.domains.applications.status import EDITABLE
+from engine.domains.applications.status import EDITABLE, HAS_ORDER
 from engine.domains.cart.service import quantity_of, take, tenant_user
 from engine.domains.catalog import service as catalog
 from engine.domains.orders import service as orders
@@ -96,21 +96,25 @@ def running_instance_or_none(s: Session, app: Application) -> str | None:
         ProcessInstance.status.in_(ACTIVE)).order_by(ProcessInstance.created_at.desc()).limit(1))
 
 
-def instances_of(s: Session, app: Application) -> list[ProcessInstance]:
-    return list(s.scalars(select(ProcessInstance).where(ProcessInstance.tenant_id == app.tenant_id,
-                                                        ProcessInstance.business_key == app.id)
-                          .order_by(ProcessInstance.created_at, ProcessInstance.id)))
-
-
-def _history(s: Session, instance_ids: list[str]) -> list[dict[str, Any]]:
-    if not instance_ids:
-        return []
-    rows = s.scalars(select(TaskHistory).where(TaskHistory.instance_id.in_(instance_ids),
-                                               TaskHistory.state.in_(("COMPLETED", "CANCELLED", "ERROR")))
-                     .order_by(TaskHistory.at, TaskHistory.id)).all()
-    return [{"instance_id": r.instance_id, "task_id": r.task_guid, "task_spec": r.task_spec, "task_name": r.task_name,
-             "task_type": r.task_type, "state": r.state, "actor": r.actor, "at": r.at, "data": r.data_changed}
-            for r in rows]
+def _instances_and_history(s: Session, app: Application) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The application's process instances (without their state) and their finished steps, in one
+    statement: each history row carries its instance's few columns."""
+    pi, th = ProcessInstance, TaskHistory
+    rows = s.execute(select(pi.id, pi.process_key, pi.status, pi.created_at, pi.ended_at, th)
+                     .outerjoin(th, and_(th.instance_id == pi.id, th.state.in_(("COMPLETED", "CANCELLED", "ERROR"))))
+                     .where(pi.tenant_id == app.tenant_id, pi.business_key == app.id)).all()
+    instances: dict[str, dict[str, Any]] = {}
+    steps: list[TaskHistory] = []
+    for instance_id, process_key, status, created_at, ended_at, step in rows:
+        instances.setdefault(instance_id, {"id": instance_id, "process_key": process_key, "status": status,
+                                           "created_at": created_at, "ended_at": ended_at})
+        if step is not None:
+            steps.append(step)
+    steps.sort(key=lambda r: (r.at, r.id))
+    history = [{"instance_id": r.instance_id, "task_id": r.task_guid, "task_spec": r.task_spec,
+                "task_name": r.task_name, "task_type": r.task_type, "state": r.state, "actor": r.actor, "at": r.at,
+                "data": r.data_changed} for r in steps]
+    return sorted(instances.values(), key=lambda i: (i["created_at"], i["id"])), history
 
 
 def current_tasks(s: Session, instance_ids: list[str]) -> list[dict[str, Any]]:
@@ -142,13 +146,10 @@ def _detail(s: Session, app: Application, *, hooks: bool = False,
             items: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     items = item_dicts(s, app.id) if items is None else items
     extra = {k: v for hook in (DETAIL_HOOKS if hooks else ()) for k, v in hook(s, app, items).items()}
-    instances = instances_of(s, app)
-    ids = [i.id for i in instances]
+    instances, history = _instances_and_history(s, app)
     return {**summary(app), "items": items, "totals": totals(items), "attachments": _attachments(s, app.id),
-            "instances": [{"id": i.id, "process_key": i.process_key, "status": i.status, "created_at": i.created_at,
-                           "ended_at": i.ended_at} for i in instances],
-            "history": _history(s, ids), "current_tasks": current_tasks(s, ids),
-            "order": orders.describe_for_application(s, app.id), **extra}
+            "instances": instances, "history": history, "current_tasks": current_tasks(s, [i["id"] for i in instances]),
+            "order": orders.describe_for_application(s, app.id) if app.status in HAS_ORDER else None, **extra}
 
 
 # -- loading ----------------------------------------------------------------------------------------
@@ -361,7 +362,7 @@ def create(engine: Engine, principal: Principal, *, business_system_id: str, pur
     with engine.db.write() as s:
         system = _business_system(s, tenant_id, business_system_id)
         lines = _lines(s, principal, items, cart_item_ids, keep_cart=keep_cart)
-        app = Application(tenant_id=tenant_id, number=orders.new_number(s, Application, tenant_id, "AP"), title=title,
+        app = Application(tenant_id=tenant_id, number=orders.new_number("AP"), title=title,
                           purpose=purpose,
                           applicant_id=principal.user_id, applicant=principal.username,
                           organization_id=principal.organization_id, business_system_id=system, status="draft")

@@ -53,6 +53,9 @@ from engine.errors import Conflict
 from engine.tenancy.access import PermissionDenied
 
 APPLICATION_STATUSES = ("draft", "pending", "returned", "approved", "ordered", "cancelled")
+# the statuses of an application that has its order: one is made only as it leaves "approved" (one per
+# application, by a unique constraint), and nothing leaves "ordered"
+HAS_ORDER = frozenset({"ordered"})
 # the quota an application holds: none, in process (reserved), used (committed with its order), released
 QUOTA_STATES = ("none", "reserved", "committed", "released")
 # what the applicant may still edit (items, fields, attachments)

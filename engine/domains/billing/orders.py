@@ -19,6 +19,7 @@ from engine import clock
 from engine.domains.billing import plans
 from engine.domains.billing.models import OrderLinePrice
 from engine.domains.catalog.models import ProductSpec
+from engine.domains.orders import service as orders
 from engine.domains.orders.models import Order, OrderItem
 from engine.errors import NotFound
 
@@ -29,18 +30,28 @@ def price_order(s: Session, tenant_id: str, application_id: str) -> dict[str, An
     """Record the plan of every line of the order of the tenant's application ``application_id``
     that has none yet (a repeat records nothing new); returns {order_id, lines: [{order_item_id,
     plan_code, plan_version, chosen}]}."""
-    rows = s.execute(select(OrderItem, Order.id).join(Order, Order.id == OrderItem.order_id)
-                     .where(Order.application_id == application_id, Order.tenant_id == tenant_id)
-                     .order_by(OrderItem.position)).all()
-    if not rows:
-        raise NotFound(f"application {application_id} has no order")
-    items, order_id = [item for item, _o in rows], rows[0][1]
-    recorded = {r.order_item_id: r
-                for r in s.scalars(select(OrderLinePrice).where(OrderLinePrice.order_id == order_id))}
+    known = orders.held_for_application(s, application_id, tenant_id)  # created by the same step
+    if known is not None and known.items is not None:
+        items, order_id = known.items, known.order.id
+    else:
+        rows = s.execute(select(OrderItem, Order.id).join(Order, Order.id == OrderItem.order_id)
+                         .where(Order.application_id == application_id, Order.tenant_id == tenant_id)
+                         .order_by(OrderItem.position)).all()
+        if not rows:
+            raise NotFound(f"application {application_id} has no order")
+        items, order_id = [item for item, _o in rows], rows[0][1]
+    recorded: dict[str, OrderLinePrice] = {}
+    if known is None or not known.unpriced:
+        recorded = {r.order_item_id: r
+                    for r in s.scalars(select(OrderLinePrice).where(OrderLinePrice.order_id == order_id))}
+    if known is not None:
+        known.unpriced = False  # before writing: a call that fails after this only reads again
     todo = [i for i in items if i.id not in recorded]
     if todo:
+        unknown = {i.spec_id for i in todo if i.product_id is None}  # lines keep their product
         products = dict(s.execute(select(ProductSpec.id, ProductSpec.product_id)
-                                  .where(ProductSpec.id.in_({i.spec_id for i in todo}))).all())
+                                  .where(ProductSpec.id.in_(unknown))).all()) if unknown else {}
+        products.update((i.spec_id, i.product_id) for i in todo if i.product_id is not None)
         now = clock.now()
         chosen = plans.resolve_specs(s, tenant_id, {i.spec_id: products.get(i.spec_id) for i in todo},
                                      start=now, end=now + timedelta(seconds=1))

@@ -15,6 +15,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from engine import audit, clock
+from engine.domains.orders import service as orders
 from engine.domains.orders.models import Order, OrderItem
 from engine.domains.provisioning import expiry, service
 from engine.domains.provisioning.models import ProvisioningUnit
@@ -34,9 +35,16 @@ def _changing() -> str:
 
 
 def _order(s: Session, order_id: Any, *, lock: bool = False) -> Order:
+    """The instance's order ``order_id``: the one this transaction holds (created or locked by an
+    earlier port call), else read (and locked, held, with ``lock``)."""
     scope = instance_scope()
-    q = select(Order).where(Order.id == str(order_id), Order.tenant_id == scope.tenant_id)
-    row = s.scalars(q.with_for_update() if lock else q).first() if isinstance(order_id, str) else None
+    known = orders.held(s, order_id, scope.tenant_id) if isinstance(order_id, str) else None
+    row = known.order if known is not None else None
+    if row is None and isinstance(order_id, str):
+        q = select(Order).where(Order.id == order_id, Order.tenant_id == scope.tenant_id)
+        row = s.scalars(q.with_for_update() if lock else q).first()
+        if row is not None and lock:
+            orders.hold(s, row)
     if row is None or row.application_id != scope.business_key:
         raise Refused("UNKNOWN_ORDER", f"no order {order_id!r}")
     return row

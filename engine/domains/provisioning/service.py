@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from connectors import vector
 from engine import audit, clock
+from engine.domains.orders import service as orders
 from engine.domains.orders.models import Order, OrderItem
 from engine.domains.provisioning.models import ProvisioningUnit
 from engine.domains.resources.pools import PoolCapacity
@@ -30,7 +31,14 @@ class PlanError(ValueError):
 
 
 def order_items(s: Session, order: Order) -> list[OrderItem]:
-    return list(s.scalars(select(OrderItem).where(OrderItem.order_id == order.id).order_by(OrderItem.position)))
+    """The order's lines in order: those the transaction holds (``orders.held``), else read."""
+    known = orders.held(s, order.id, order.tenant_id)
+    if known is not None and known.items is not None:
+        return list(known.items)
+    items = list(s.scalars(select(OrderItem).where(OrderItem.order_id == order.id).order_by(OrderItem.position)))
+    if known is not None:
+        known.items = items
+    return items
 
 
 def units_of(s: Session, tenant_id: str, order_id: str) -> list[ProvisioningUnit]:
@@ -179,10 +187,11 @@ def finish(s: Session, order: Order) -> dict[str, Any]:
             "running": counts["running"], "failed": counts["failed"], "waiting": waiting}
 
 
-def lines(s: Session, tenant_id: str, order_id: str) -> dict[str, dict[str, Any]]:
-    """Order item id -> {running, waiting, failed, units: [...]}: what the order read shows per line."""
+def lines(units: list[ProvisioningUnit]) -> dict[str, dict[str, Any]]:
+    """Order item id -> {running, waiting, failed, units: [...]}: what the order read shows per line,
+    from an order's ``units`` (in line and copy order)."""
     out: dict[str, dict[str, Any]] = {}
-    for u in units_of(s, tenant_id, order_id):
+    for u in units:
         line = out.setdefault(u.order_item_id, {"running": 0, "waiting": 0, "failed": 0, "terminated": 0,
                                                 "units": []})
         key = "waiting" if u.status in WAITING else "terminated" if u.status in ("terminating", "terminated") \

@@ -47,7 +47,7 @@ class WorkOrder(Base):
 
     id: Mapped[str] = mapped_column(IdColumn, primary_key=True, default=new_id)
     tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"))
-    number: Mapped[str] = mapped_column(String(32))  # WO20261206-3F9A1C2B, unique in the tenant
+    number: Mapped[str] = mapped_column(String(32))  # WO20261206-3F9A1C2B5D6E, unique in the tenant
     kind: Mapped[str] = mapped_column(String(16))  # delivery | failure
     status: Mapped[str] = mapped_column(String(16), default="open")
     title: Mapped[str] = mapped_column(String(MAX_TITLE))

@@ -17,8 +17,8 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from engine import audit, clock
+from engine.domains.orders import service as orders
 from engine.domains.orders.models import Order
-from engine.domains.orders.service import new_number
 from engine.domains.resources.models import CloudResource
 from engine.domains.work_orders.models import CLOSED, KINDS, MAX_COMMENT, MAX_SOURCE_KEY, MAX_TITLE, WorkOrder
 from engine.models import BusinessSystem
@@ -82,7 +82,9 @@ def _owner(s: Session, tenant_id: str, order_id: str | None, resource_id: str | 
     """(applicant, organization, business system) of the order or resource the work is for; ids of
     another tenant are refused as unknown."""
     if order_id is not None:
-        order = s.scalars(select(Order).where(Order.id == order_id, Order.tenant_id == tenant_id)).first()
+        known = orders.held(s, order_id, tenant_id)  # the order the same step created or locked
+        order = known.order if known is not None else \
+            s.scalars(select(Order).where(Order.id == order_id, Order.tenant_id == tenant_id)).first()
         if order is None:
             raise Refusal("UNKNOWN_ORDER", f"no order {order_id!r}")
         return order.applicant, order.organization_id, order.business_system_id
@@ -120,7 +122,7 @@ def open_order(s: Session, tenant_id: str, *, kind: Any, title: Any, details: An
                                            ("unit_id", unit_id))}
     applicant, org, system = _owner(s, tenant_id, ids["order_id"], ids["resource_id"])
     now = clock.now()
-    values = {"id": new_id(), "tenant_id": tenant_id, "number": new_number(s, WorkOrder, tenant_id, "WO"),
+    values = {"id": new_id(), "tenant_id": tenant_id, "number": orders.new_number("WO"),
               "kind": kind, "status": "open", "title": name, "details": _json(details, "details"), "result": None,
               "source_key": key, **ids, "organization_id": org, "business_system_id": system,
               "applicant": applicant or initiator, "reopened": 0, "created_at": now, "updated_at": now}

@@ -20,7 +20,7 @@ from tests.api.platform.test_serve_process import serving
 
 ROOT = Path(__file__).resolve().parents[3]
 PASSWORD = "Demo-Passw0rd!"  # the README's
-NUMBER = re.compile(r"\b(AP|OR)\d{8}-[0-9A-F]{8}\b")
+NUMBER = re.compile(r"\b(AP|OR)\d{8}-[0-9A-F]{12}\b")
 
 
 def walkthrough() -> tuple[str, list[str]]:
