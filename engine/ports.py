@@ -37,6 +37,7 @@ from sqlalchemy.orm import Session
 
 from engine.audit import chain as audit_chain
 from engine.db import DEFERRED_INSERTS, WRITE, Database
+from engine.models import AuditEntry
 from engine.runtime.services import InstanceScope, current_scope
 from tasks import ports as task_ports
 from tasks.ports import Refused
@@ -249,9 +250,15 @@ class _Call:
         self.deferred: list[tuple[Table, dict[str, Any]]] = []  # DEFERRED_INSERTS (audit entries)
 
     def write_deferred(self, s: Session) -> None:
-        """The call succeeded: its deferred inserts, in order, one executemany per run of a table."""
+        """The call succeeded: its deferred inserts, in order, one executemany per run of a table;
+        its audit entries join the transaction's (``audit_chain.append_later``: one statement for
+        the step's entries)."""
         for table, run in groupby(self.deferred, key=lambda item: item[0]):
-            s.execute(insert(table), [values for _t, values in run])
+            rows = [values for _t, values in run]
+            if table is AuditEntry.__table__:
+                audit_chain.append_later(self.connection, rows)
+            else:
+                s.execute(insert(table), rows)
         self.deferred.clear()
 
     def writing(self) -> None:

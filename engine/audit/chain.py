@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, bindparam, event, insert, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.orm import Session
 
 from engine import clock
@@ -117,15 +117,18 @@ def record(session: Session, *, action: str, actor: str | None, tenant_id: str |
            detail: dict[str, Any] | None = None, ip: str | None = None) -> AuditEntry:
     """Append one entry inside the caller's transaction (it commits or rolls back with the change)."""
     scheme, key = _keyring(session).current
-    heads: dict[str | None, str] = session.connection().info.setdefault(_HEADS, {})
+    conn = session.connection()
+    heads: dict[str | None, str] = conn.info.setdefault(_HEADS, {})
     prev = heads.get(tenant_id)
-    if prev is None:  # this transaction's first append to the chain: lock it, read its head
+    if prev is None:  # this transaction's first append to the chain (or the first since a rollback)
         if session.get_bind().dialect.name == "postgresql":
             lock = {"c": _LOCK_CLASS, "k": _chain_lock_key(tenant_id)}
             session.execute(text("SELECT pg_advisory_xact_lock(:c, :k)"), lock)
-        if tenant_id is None:
+        prev = next((row["hash"] for row in reversed(conn.info.get(_PENDING, ())) if row["tenant_id"] == tenant_id),
+                    None)
+        if prev is None and tenant_id is None:
             prev = session.scalars(_PLATFORM_HEAD).first()
-        else:
+        elif prev is None:
             prev = session.scalars(_TENANT_HEAD, {"tenant_id": tenant_id}).first()
     prev = prev or GENESIS
     at = clock.now()
@@ -139,8 +142,33 @@ def record(session: Session, *, action: str, actor: str | None, tenant_id: str |
     if deferred is not None:  # inside a port call: written when the call succeeds (no id before that)
         deferred.append((AuditEntry.__table__, values))
         return AuditEntry(**values)
-    entry_id = session.execute(_APPEND, values).scalar_one()
+    pending = conn.info.pop(_PENDING, None)
+    if pending:  # the transaction's earlier entries first, in the same statement (ids rise with the
+        # rows' order, as the chain's verification requires of every append: this one's is the largest)
+        entry_id = max(session.execute(_APPEND, [*pending, values]).scalars())
+    else:
+        entry_id = session.execute(_APPEND, values).scalar_one()
     return AuditEntry(id=entry_id, **values)
+
+
+def append_later(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    """Entries of a port call that succeeded (``record`` made them, heads and all), written with
+    the transaction's next entry or when it commits: one statement for a step's entries. A
+    rollback drops them with everything else the transaction did."""
+    if rows:
+        conn.info.setdefault(_PENDING, []).extend(rows)
+
+
+def _write_pending(conn: Connection) -> None:
+    """The transaction commits: write the entries still waiting (``append_later``)."""
+    pending = conn.info.pop(_PENDING, None)
+    if pending:
+        conn.execute(insert(AuditEntry.__table__), pending)
+
+
+def _drop_pending(conn: Connection) -> None:
+    if not conn.invalidated:
+        conn.info.pop(_PENDING, None)
 
 
 # Built once: an entry is appended on nearly every write.
@@ -148,6 +176,7 @@ _PLATFORM_HEAD = select(AuditEntry.hash).where(AuditEntry.tenant_id.is_(None)).o
 _TENANT_HEAD = (select(AuditEntry.hash).where(AuditEntry.tenant_id == bindparam("tenant_id"))
                 .order_by(AuditEntry.id.desc()).limit(1))
 _APPEND = insert(AuditEntry.__table__).returning(AuditEntry.id)
+_PENDING = "aicmp_audit_pending"  # connection.info: entries of this transaction not written yet, in order
 
 
 _HEADS = "aicmp_audit_heads"  # connection.info: each chain's head as this transaction wrote it
@@ -162,3 +191,5 @@ def forget_heads(conn: Any, *_: Any) -> None:
 
 for _ending in ("commit", "rollback", "rollback_savepoint"):  # every engine's: no append may follow a stale head
     event.listen(Engine, _ending, forget_heads)
+event.listen(Engine, "commit", _write_pending)  # runs inside the committing transaction, before the COMMIT
+event.listen(Engine, "rollback", _drop_pending)

@@ -134,3 +134,58 @@ def test_a_call_whose_connection_broke_keeps_its_own_exception_and_commits_nothi
         audit.record(s, action="tenant.read", actor="t", tenant_id=tenant.id)
     with engine.db.read() as s:
         assert audit.verify(s).ok
+
+
+def _actions_since(engine: Engine, last_id: int) -> list[str]:
+    with engine.db.read() as s:
+        return list(s.scalars(select(AuditEntry.action).where(AuditEntry.id > last_id).order_by(AuditEntry.id)))
+
+
+def _last_id(engine: Engine) -> int:
+    with engine.db.read() as s:
+        return s.scalar(select(func.max(AuditEntry.id))) or 0
+
+
+def test_the_audit_entries_of_a_steps_calls_go_out_with_the_steps_own_in_one_statement(any_engine: Engine) -> None:
+    """Calls that succeeded hand their entries to the transaction; the step's own entry writes them
+    first, in the same INSERT. A call that failed in between hands over nothing, and the next entry
+    chains onto the last one still waiting, not onto the database's head."""
+    tenant, last = _tenant(any_engine), _last_id(any_engine)
+    counter = SqlCounter(any_engine.db.engine)
+    with counter.block() as tally, any_engine.db.write() as s:
+        s.connection()
+        ports = bound_ports()
+        with ports.session() as ps:
+            audit.record(ps, action="call.one", actor="t", tenant_id=tenant.id)
+        with pytest.raises(Boom), ports.session() as ps:  # wrote (a SAVEPOINT), then failed
+            ps.execute(update(Tenant).where(Tenant.id == tenant.id).values(description="undone"))
+            audit.record(ps, action="call.failed", actor="t", tenant_id=tenant.id)
+            raise Boom
+        with ports.session() as ps:
+            audit.record(ps, action="call.two", actor="t", tenant_id=tenant.id)
+        assert _actions_since(any_engine, last) == []  # nothing written yet
+        audit.record(s, action="step.own", actor="t", tenant_id=tenant.id)
+    inserts = [st for st in tally.statements if st.lstrip().upper().startswith("INSERT INTO AUDIT_LOG")]
+    assert len(inserts) == 1
+    assert _actions_since(any_engine, last) == ["call.one", "call.two", "step.own"]
+    with any_engine.db.read() as s:
+        assert audit.verify(s).ok
+
+
+def test_waiting_audit_entries_are_written_when_the_transaction_commits_and_dropped_when_it_rolls_back(
+        any_engine: Engine) -> None:
+    tenant, last = _tenant(any_engine), _last_id(any_engine)
+    with pytest.raises(Boom), any_engine.db.write() as s:
+        s.connection()
+        with bound_ports().session() as ps:
+            audit.record(ps, action="call.rolled-back", actor="t", tenant_id=tenant.id)
+        raise Boom
+    with any_engine.db.write() as s:  # same pooled connection: nothing of the rolled-back step waits on it
+        s.connection()
+        with bound_ports().session() as ps:
+            audit.record(ps, action="call.committed", actor="t", tenant_id=tenant.id)
+        with bound_ports().session() as ps:
+            audit.record(ps, action="call.committed-too", actor="t", tenant_id=tenant.id)
+    assert _actions_since(any_engine, last) == ["call.committed", "call.committed-too"]
+    with any_engine.db.read() as s:
+        assert audit.verify(s).ok
