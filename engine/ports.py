@@ -144,6 +144,8 @@ class PlatformPorts(PortSet):
                 with s.no_autoflush:
                     yield s
             except BaseException as exc:
+                if call.unguarded:  # its last write went out with nothing to roll back to
+                    self.broken = exc
                 self._undo(call, s, exc)
                 raise
             call.finishing = True
@@ -237,6 +239,10 @@ class StandalonePorts(PortSet):
 
 
 LOCKED_ROWS = "aicmp_locked_rows"  # session.info key: rows a port locked in this transaction, by key
+# execution option of a port call's write after which the call does nothing that fails but reads and
+# deferred inserts: no SAVEPOINT (two round trips) guards it; should anything fail after it after
+# all, or the write itself, the step fails whole (the transaction cannot commit)
+LAST_WRITE = "aicmp_last_write"
 
 
 class _Call:
@@ -247,6 +253,7 @@ class _Call:
         self.locked_before = locked_before
         self.savepoint: Any = None
         self.finishing = False
+        self.unguarded = False  # sent a LAST_WRITE with no SAVEPOINT: a failure after it fails the step
         self.deferred: list[tuple[Table, dict[str, Any]]] = []  # DEFERRED_INSERTS (audit entries)
 
     def write_deferred(self, s: Session) -> None:
@@ -261,10 +268,14 @@ class _Call:
                 s.execute(insert(table), rows)
         self.deferred.clear()
 
-    def writing(self) -> None:
-        """The call sends a write before returning: from here on a failure must roll it back."""
-        if self.savepoint is None and not self.finishing:
-            self.savepoint = self.connection.begin_nested()
+    def writing(self, last: bool = False) -> None:
+        """The call sends a write before returning: from here on a failure must roll it back. A
+        ``last`` write (``LAST_WRITE``) opens no SAVEPOINT: what fails after it fails the step."""
+        if self.savepoint is None and not self.finishing and not self.unguarded:
+            if last:
+                self.unguarded = True
+            else:
+                self.savepoint = self.connection.begin_nested()
 
     def release(self) -> None:
         if self.savepoint is not None:
@@ -299,7 +310,7 @@ def _before_flush(session: Session, _context: Any, _instances: Any) -> None:
 def _do_orm_execute(state: Any) -> None:
     call = state.session.info.get(_CALL)
     if call is not None and (state.is_insert or state.is_update or state.is_delete):
-        call.writing()
+        call.writing(last=bool(state.execution_options.get(LAST_WRITE)))
 
 
 _CALL = "aicmp_port_call"

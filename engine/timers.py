@@ -103,7 +103,9 @@ def mirror_timers(s: Session, loaded: Loaded) -> None:
     """Save hook: make the pending ``due_timers`` rows equal the timers the workflow waits on.
 
     Skips the query when the same timers wait as at load time: a waiting timer's due time
-    never moves, except a cycle timer's (re-armed after it fires) and a claimed one's.
+    never moves, except a cycle timer's (re-armed after it fires) and a claimed one's. Reads the
+    rows only when some may be there: a new instance has none, nor one whose last save waited on
+    no timer (and none was claimed since).
     """
     row = loaded.row
     wanted = {} if row.status in ENDED else waiting_timers(loaded.workflow)
@@ -114,7 +116,7 @@ def mirror_timers(s: Session, loaded: Loaded) -> None:
     if not wanted:  # one statement, no read
         s.execute(delete(DueTimer).where(DueTimer.instance_id == row.id, DueTimer.status == "pending")
                   .execution_options(synchronize_session=False))
-    elif loaded.before:  # a new instance has no rows yet
+    elif loaded.before and (previous or s.info.get(_CLAIMED)):  # else no rows: the last save mirrored no timer
         existing = s.execute(select(DueTimer.id, DueTimer.task_guid, DueTimer.due_at).where(
             DueTimer.instance_id == row.id, DueTimer.status == "pending")).all()
         stale = []

@@ -39,7 +39,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import and_, case, func, literal, select
+from sqlalchemy import and_, case, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, aliased
@@ -140,22 +140,35 @@ def _lock(s: Session, levels: list[Level], dims: Any = ()) -> dict[tuple[str | N
     creating the base rows and those of ``dims`` (per-model GPU rows) that a level lacks. One
     statement for the whole chain (rows are locked in the order it sorts them), two more only
     when rows had to be created."""
+    return _lock_with_children(s, levels, dims, children=False)[0]
+
+
+def _lock_with_children(s: Session, levels: list[Level], dims: Any = (), *, children: bool = True
+                        ) -> tuple[dict[tuple[str | None, str], Quota], list[Quota]]:
+    """``_lock``, and with ``children`` the rows of the last level's child organisations in the same
+    statement (what ``figures_of`` reads): locked after the chain's, so still top-down, and nobody
+    waits longer for them, since every changer of a tenant's quota locks the tenant's rows first."""
     needed = [*QUOTA_DIMENSIONS, *sorted(set(dims) - set(QUOTA_DIMENSIONS))]
     orgs = [level.organization_id for level in levels if level.organization_id]
-    depth = case({org: i for i, org in enumerate(orgs, start=1)}, value=Quota.organization_id, else_=0) if orgs \
-        else literal(0)
-    q = (select(Quota).where(Quota.tenant_id == levels[0].tenant_id,
-                             Quota.organization_id.is_(None) | Quota.organization_id.in_(orgs))
-         .order_by(depth, Quota.dimension).with_for_update().execution_options(populate_existing=True))
+    depth = case((Quota.organization_id.is_(None), 0),  # the tenant's rows first, then down the chain
+                 *((Quota.organization_id == org, i) for i, org in enumerate(orgs, start=1)), else_=len(orgs) + 1)
+    reached = Quota.organization_id.is_(None) | Quota.organization_id.in_(orgs)
+    if children:
+        reached = reached | Quota.organization_id.in_(_children(levels[-1]))
+    q = (select(Quota).where(Quota.tenant_id == levels[0].tenant_id, reached)
+         .order_by(depth, Quota.organization_id, Quota.dimension).with_for_update()
+         .execution_options(populate_existing=True))
+    chain_orgs = {None, *orgs}
     found = list(s.scalars(q))
-    have = {(r.organization_id, r.dimension) for r in found}
+    have = {(r.organization_id, r.dimension) for r in found if r.organization_id in chain_orgs}
     missing = {level: [d for d in needed if (level.organization_id, d) not in have] for level in levels}
     if any(missing.values()):  # first use of a level or model: create the rows, then lock them all
         for level, dims_missing in missing.items():
             if dims_missing:
                 _ensure(s, level, dims_missing)
         found = list(s.scalars(q))
-    return {(row.organization_id, row.dimension): row for row in found}
+    return ({(row.organization_id, row.dimension): row for row in found if row.organization_id in chain_orgs},
+            [row for row in found if row.organization_id not in chain_orgs])
 
 
 def _children(level: Level) -> Any:
@@ -197,11 +210,15 @@ def figures(s: Session, level: Level, row: Quota) -> Figures:
     return figures_of(s, level, {row.dimension: row})[row.dimension]
 
 
-def figures_of(s: Session, level: Level, rows: Mapping[str, Quota]) -> dict[str, Figures]:
-    """``figures`` for several dimensions of one level, reading its children in one statement."""
-    kids = list(s.scalars(select(Quota).where(Quota.tenant_id == level.tenant_id, Quota.dimension.in_(sorted(rows)),
-                                              Quota.organization_id.in_(_children(level)))
-                          .execution_options(populate_existing=True)))
+def figures_of(s: Session, level: Level, rows: Mapping[str, Quota], kids: list[Quota] | None = None
+               ) -> dict[str, Figures]:
+    """``figures`` for several dimensions of one level, reading its children in one statement
+    (``kids``: their rows, when the caller has them)."""
+    if kids is None:
+        kids = list(s.scalars(select(Quota).where(Quota.tenant_id == level.tenant_id,
+                                                  Quota.dimension.in_(sorted(rows)),
+                                                  Quota.organization_id.in_(_children(level)))
+                              .execution_options(populate_existing=True)))
     return {dim: _figures(row, [k for k in kids if k.dimension == dim]) for dim, row in rows.items()}
 
 
@@ -224,9 +241,9 @@ def reserve(session: Session, tenant_id: str, organization_id: str | None, amoun
     if not wanted:
         return
     levels = chain(session, tenant_id, organization_id)
-    rows = _lock(session, levels, wanted)
+    rows, kids = _lock_with_children(session, levels, wanted)
     booking = levels[-1]
-    booked = figures_of(session, booking, {dim: rows[(booking.organization_id, dim)] for dim in wanted})
+    booked = figures_of(session, booking, {dim: rows[(booking.organization_id, dim)] for dim in wanted}, kids)
     for dim in sorted(wanted, key=vector.dimension_order):
         amount = wanted[dim]
         own = booked[dim]

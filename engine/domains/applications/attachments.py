@@ -14,7 +14,7 @@ import unicodedata
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from engine import audit, private_files
 from engine.domains.applications.models import ApplicationAttachment
@@ -88,14 +88,13 @@ def add(engine: Engine, principal: Principal, application_id: str, *, filename: 
             if app.status not in EDITABLE:
                 raise Conflict(f"application {app.number} is {app.status}; attachments change only on a draft or "
                                "a rejected application")
-            count = s.scalar(select(func.count()).select_from(ApplicationAttachment).where(
-                ApplicationAttachment.application_id == app.id)) or 0
-            if count >= MAX_PER_APPLICATION:
+            if app.attachment_count >= MAX_PER_APPLICATION:
                 raise InvalidInput(f"an application has at most {MAX_PER_APPLICATION} attachments")
             row = ApplicationAttachment(id=attachment_id, application_id=app.id, tenant_id=app.tenant_id,
                                         filename=name, content_type=kind, size=size, sha256=sha, storage_key=key,
                                         uploaded_by=principal.username)
             s.add(row)
+            app.attachment_count += 1
             s.flush()
             os.replace(partial, final)  # in place before the commit: a committed row always has its file
             audit.record(s, action="application.attach", actor=principal.username, tenant_id=app.tenant_id,
@@ -136,6 +135,7 @@ def remove(engine: Engine, principal: Principal, application_id: str, attachment
             raise NotFound(f"attachment {attachment_id} not found")
         key = row.storage_key
         s.delete(row)
+        app.attachment_count = max(app.attachment_count - 1, 0)
         audit.record(s, action="application.detach", actor=principal.username, tenant_id=app.tenant_id,
                      target_type="application", target_id=app.id, detail={"attachment": attachment_id}, ip=ip)
     (root(engine.settings) / key).unlink(missing_ok=True)  # after the commit: a kept row never loses its file

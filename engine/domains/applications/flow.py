@@ -25,6 +25,7 @@ from engine.domains.applications.service import (
     acting_on,
     create,
     current_tasks,
+    detail_as_committed,
     get,
     load,
     load_with,
@@ -82,6 +83,8 @@ def submit(engine: Engine, principal: Principal, application_id: str, *, ip: str
         with engine.db.autocommit() as s:
             tenant_id = load(s, engine, principal, application_id).tenant_id
 
+    held: list[tuple[Application, list[dict[str, Any]]]] = []
+
     def submittable(s: Session, _definition: Any, _bound: Any) -> dict[str, Any]:  # in the start's transaction
         with process_session(s) as ps:  # locked where the process's first steps (reserve, mark) find it
             app, items = load_with_items(ps, engine, principal, application_id, lock=True)
@@ -90,6 +93,7 @@ def submit(engine: Engine, principal: Principal, application_id: str, *, ip: str
             take(app, _actor(engine, principal, app), action="submit", has_items=bool(items))
             hold_for_the_process(ps, app, items)
         remember_number(s, app)
+        held.append((app, items))
         return {"application_number": app.number, "title": app.title}
 
     variables = {"application_id": application_id, "approval_timeout": engine.settings.approval_timeout}
@@ -97,7 +101,7 @@ def submit(engine: Engine, principal: Principal, application_id: str, *, ip: str
         engine.runtime.start(PROCESS_KEY, tenant_id=tenant_id,
                              initiator=principal.username, business_key=application_id, variables=variables, ip=ip,
                              check=submittable)
-    return get(engine, principal, application_id)
+    return detail_as_committed(engine, *held[-1])
 
 
 def _running_instance(s: Session, app: Application) -> str:

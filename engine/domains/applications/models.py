@@ -42,6 +42,9 @@ class Application(Base):
     reserved: Mapped[dict[str, Any]] = mapped_column(default=dict)  # dimension -> amount (text) held now
     approvals: Mapped[int] = mapped_column(Integer, default=0)  # approvals given since the last submit
     submissions: Mapped[int] = mapped_column(Integer, default=0)
+    # how many attachments it has, kept by adding and removing them (under the application's lock):
+    # the detail reads the attachments only when there are some
+    attachment_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     last_comment: Mapped[str | None] = mapped_column(String(2000))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)

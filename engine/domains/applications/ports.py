@@ -22,8 +22,8 @@ from contextvars import ContextVar
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import and_, func, select
+from sqlalchemy.orm import Session, aliased
 
 from engine import audit, clock
 from engine.domains.applications.models import Application, ApplicationItem
@@ -97,11 +97,15 @@ def _application(s: Session, application_id: Any, *, change: bool) -> Applicatio
     locked: dict[Any, Any] = s.info.setdefault(LOCKED_ROWS, {})  # strong references: the map is weak
     row = locked.get(("application", application_id))
     if row is None and (change or scope.internal):  # the platform's own process changes it soon: lock at once
-        row = s.scalars(select(Application).where(Application.id == application_id,
-                                                  Application.tenant_id == scope.tenant_id)
-                        .with_for_update().execution_options(populate_existing=True)).first()
-        if row is not None:
+        rows = s.execute(select(Application, ApplicationItem)  # with its items, which later calls read
+                         .outerjoin(ApplicationItem, ApplicationItem.application_id == Application.id)
+                         .where(Application.id == application_id, Application.tenant_id == scope.tenant_id)
+                         .order_by(ApplicationItem.position).with_for_update(of=Application)
+                         .execution_options(populate_existing=True)).all()
+        if rows:
+            row = rows[0][0]
             locked[("application", application_id)] = row
+            s.info.setdefault(_ITEMS, {})[application_id] = [item_dict(item) for _a, item in rows if item is not None]
     elif row is None:
         row = s.get(Application, application_id)
         if row is not None and row.tenant_id != scope.tenant_id:
@@ -165,22 +169,19 @@ class Applications(Port):
     def approvers(self, application_id: str, role: str) -> list[str]:
         with self._ports.reading() as s:
             app = _application(s, application_id, change=False)
-            org = s.get(Organization, app.organization_id)
-            chain = [i for i in (org.path if org is not None else "").split("/") if i]
+            own = aliased(Organization)  # the applicant's; each holder's organisation is it or above it
             holders = s.execute(
-                select(User.organization_id, User.username).join(UserRole, UserRole.user_id == User.id)
-                .join(Role, Role.id == UserRole.role_id)
-                .where(User.tenant_id == app.tenant_id, User.enabled.is_(True), User.organization_id.in_(chain),
-                       User.username != app.applicant, Role.code == role,
-                       (Role.tenant_id.is_(None)) | (Role.tenant_id == app.tenant_id))
+                select(Organization.path, User.username).join(UserRole, UserRole.user_id == User.id)
+                .join(Role, Role.id == UserRole.role_id).join(Organization, Organization.id == User.organization_id)
+                .join(own, and_(own.id == app.organization_id, own.tenant_id == app.tenant_id,
+                                func.substr(own.path, 1, func.length(Organization.path)) == Organization.path))
+                .where(User.tenant_id == app.tenant_id, User.enabled.is_(True), User.username != app.applicant,
+                       Role.code == role, (Role.tenant_id.is_(None)) | (Role.tenant_id == app.tenant_id))
                 .order_by(User.username)).all()
-            by_org: dict[str, list[str]] = {}
-            for org_id, name in holders:
-                by_org.setdefault(org_id, []).append(name)
-            for org_id in reversed(chain):  # the applicant's own organisation first, then upwards
-                if by_org.get(org_id):
-                    return list(dict.fromkeys(by_org[org_id]))
-            return []
+            if not holders:
+                return []
+            nearest = max((path for path, _name in holders), key=len)  # the applicant's own first, then upwards
+            return list(dict.fromkeys(name for path, name in holders if path == nearest))
 
     def mark(self, application_id: str, status: str, *, comment: str | None = None) -> dict[str, Any]:
         if status not in MARKABLE:

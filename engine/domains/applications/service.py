@@ -147,9 +147,12 @@ def _detail(s: Session, app: Application, *, hooks: bool = False,
     items = item_dicts(s, app.id) if items is None else items
     extra = {k: v for hook in (DETAIL_HOOKS if hooks else ()) for k, v in hook(s, app, items).items()}
     instances, history = _instances_and_history(s, app)
-    return {**summary(app), "items": items, "totals": totals(items), "attachments": _attachments(s, app.id),
+    # read only what the application's own row says is there: attachments, an order
+    attachments = _attachments(s, app.id) if app.attachment_count else []
+    order = orders.describe_for_application(s, app.id) if app.status in HAS_ORDER else None
+    return {**summary(app), "items": items, "totals": totals(items), "attachments": attachments,
             "instances": instances, "history": history, "current_tasks": current_tasks(s, [i["id"] for i in instances]),
-            "order": orders.describe_for_application(s, app.id) if app.status in HAS_ORDER else None, **extra}
+            "order": order, **extra}
 
 
 # -- loading ----------------------------------------------------------------------------------------
@@ -197,6 +200,14 @@ def get(engine: Engine, principal: Principal, application_id: str, *, extras: bo
     with engine.db.autocommit() as s:  # no snapshot needed across the reads (PostgreSQL's READ COMMITTED has none)
         app, items = load_with_items(s, engine, principal, application_id)
         return _detail(s, app, hooks=extras, items=items)
+
+
+def detail_as_committed(engine: Engine, app: Application, items: list[dict[str, Any]]) -> dict[str, Any]:
+    """The detail of an application that the caller's own transaction loaded under its lock, changed
+    through the process's ports and committed: its row and items as they were committed (no read
+    again), the rest read now."""
+    with engine.db.autocommit() as s:
+        return _detail(s, app, items=items)
 
 
 def load_with_items(s: Session, engine: Engine, principal: Principal, application_id: str, *, lock: bool = False

@@ -23,6 +23,7 @@ from engine.domains.resources.models import CloudResource
 from engine.domains.work_orders.models import CLOSED, KINDS, MAX_COMMENT, MAX_SOURCE_KEY, MAX_TITLE, WorkOrder
 from engine.models import BusinessSystem
 from engine.models.base import new_id
+from engine.ports import LAST_WRITE
 
 MAX_JSON = 20_000  # characters of details or result as JSON: work orders carry notes, not payloads
 # status -> the statuses it may be reached from
@@ -114,9 +115,6 @@ def open_order(s: Session, tenant_id: str, *, kind: Any, title: Any, details: An
         raise Refusal("INVALID_WORK_ORDER", f"kind must be one of {', '.join(KINDS)}")
     key = _text(source_key, "source_key", MAX_SOURCE_KEY, required=True)
     assert key is not None
-    found = by_source(s, tenant_id, key)
-    if found is not None:
-        return found, False
     name = _text(title, "title", MAX_TITLE, required=True)
     ids = {n: _text(v, n, 36) for n, v in (("order_id", order_id), ("resource_id", resource_id),
                                            ("unit_id", unit_id))}
@@ -126,11 +124,13 @@ def open_order(s: Session, tenant_id: str, *, kind: Any, title: Any, details: An
               "kind": kind, "status": "open", "title": name, "details": _json(details, "details"), "result": None,
               "source_key": key, **ids, "organization_id": org, "business_system_id": system,
               "applicant": applicant or initiator, "reopened": 0, "created_at": now, "updated_at": now}
-    # a concurrent opener of the same key wins or waits for us: never a second row, never a failure;
-    # the row written comes back as the ORM object (RETURNING), the one that won is read
+    # the key opened before (a repeat), or by a concurrent opener that wins or waits for us: never a
+    # second row, never a failure; the row written comes back as the ORM object (RETURNING), an
+    # existing one is read (a new one, the usual case, costs no read first). The port call's last
+    # write: what follows only reads and defers the audit entry, so no SAVEPOINT guards it
     w = s.scalars(_insert(s)(WorkOrder).values(**values)
                   .on_conflict_do_nothing(index_elements=["tenant_id", "source_key"])
-                  .returning(WorkOrder)).first()
+                  .returning(WorkOrder).execution_options(**{LAST_WRITE: True})).first()
     if w is None:
         winner = by_source(s, tenant_id, key)
         assert winner is not None

@@ -260,3 +260,41 @@ def test_urge_and_attachment_limits(shop: Any, monkeypatch: Any) -> None:
     pending = shop.client.post(f"/api/v1/applications/{app['id']}/attachments", headers=shop.headers("alpha-user"),
                                content_type="multipart/form-data", data={"file": (io.BytesIO(b"x"), "late.txt")})
     assert pending.status_code == 409  # only drafts and rejected applications change
+
+
+def test_the_detail_lists_exactly_the_attachments_added_and_not_removed(shop: Any, monkeypatch: Any) -> None:
+    """The detail reads attachments only when the application's count says there are some: adding and
+    removing keep that count true, and the per-application limit counts what is there now."""
+    from engine.domains.applications import attachments
+
+    monkeypatch.setattr(attachments, "MAX_PER_APPLICATION", 2)
+    draft, user = create(shop).get_json(), shop.headers("alpha-user")
+    url = f"/api/v1/applications/{draft['id']}/attachments"
+
+    def upload(name: str) -> Any:
+        return shop.client.post(url, headers=user, content_type="multipart/form-data",
+                                data={"file": (io.BytesIO(b"x"), name)})
+
+    assert detail(shop, draft["id"])["attachments"] == []
+    first, second = upload("a.txt").get_json(), upload("b.txt").get_json()
+    third = upload("c.txt")
+    assert third.status_code == 422 and "at most 2" in third.get_json()["message"]
+    assert [a["filename"] for a in detail(shop, draft["id"])["attachments"]] == ["a.txt", "b.txt"]
+    assert shop.client.delete(f"{url}/{first['id']}", headers=user).status_code == 204
+    assert [a["id"] for a in detail(shop, draft["id"])["attachments"]] == [second["id"]]
+    assert upload("c.txt").status_code == 201  # room again
+    assert shop.client.delete(f"{url}/{second['id']}", headers=user).status_code == 204
+    assert [a["filename"] for a in detail(shop, draft["id"])["attachments"]] == ["c.txt"]
+
+
+def test_a_submission_answers_with_what_a_read_right_after_it_shows(shop: Any) -> None:
+    """The submission builds its answer from the application row its own transaction committed (no
+    read again): it must be what the detail shows."""
+    draft = create(shop).get_json()
+    sent = shop.client.post(f"/api/v1/applications/{draft['id']}/submit", headers=shop.headers("alpha-user"))
+    assert sent.status_code == 200, sent.get_json()
+    answered, read = sent.get_json(), detail(shop, draft["id"])
+    assert answered["status"] == "pending" and answered["quota_state"] == "reserved"
+    assert {k: read[k] for k in answered} == answered
+    created = submitted(shop)  # created and submitted in one request
+    assert {k: v for k, v in detail(shop, created["id"]).items() if k in created} == created

@@ -176,3 +176,41 @@ def test_a_sqlite_database_filled_at_the_previous_revision_upgrades_keeping_its_
 def test_a_postgresql_database_filled_at_the_previous_revision_upgrades_keeping_its_numbers(
         postgres_database_url: str) -> None:
     _assert_upgrades_from_the_previous_revision(postgres_database_url)
+
+
+def _assert_attachments_are_counted(url: str) -> None:
+    """0015 -> 0016 counts each application's attachments once: the detail trusts the count."""
+    from datetime import UTC, datetime
+
+    from sqlalchemy import text
+
+    db = Database(url)
+    try:
+        migrate.upgrade(db, "0004")
+        _fill_before_the_resource_vector(db)
+        migrate.upgrade(db, "0015")
+        at = datetime(2026, 12, 2, 8, 0, tzinfo=UTC)
+        with db.engine.begin() as conn:
+            conn.execute(text("INSERT INTO applications (id, tenant_id, number, title, purpose, applicant_id, "
+                              "applicant, organization_id, business_system_id, status, quota_state, reserved, "
+                              "approvals, submissions, created_at, updated_at) VALUES ('a2', 't1', 'AP-2', 'T', "
+                              "'P', 'u1', 'ann', 'o2', 'b1', 'draft', 'none', '{}', 0, 0, :at, :at)"), {"at": at})
+            for n in (1, 2):
+                conn.execute(text("INSERT INTO application_attachments (id, application_id, tenant_id, filename, "
+                                  "content_type, size, sha256, storage_key, uploaded_by, created_at) VALUES "
+                                  "(:id, 'a1', 't1', 'f.txt', 'text/plain', 1, :sha, :key, 'ann', :at)"),
+                             {"id": f"f{n}", "sha": "0" * 64, "key": f"t1/a1/f{n}", "at": at})
+        migrate.upgrade(db)
+        with db.engine.connect() as conn:
+            counts = dict(conn.execute(text("SELECT id, attachment_count FROM applications")).all())
+        assert counts == {"a1": 2, "a2": 0}
+    finally:
+        db.dispose()
+
+
+def test_a_sqlite_database_upgrades_with_its_attachments_counted(tmp_path: Path) -> None:
+    _assert_attachments_are_counted(f"sqlite:///{tmp_path}/att.db")
+
+
+def test_a_postgresql_database_upgrades_with_its_attachments_counted(postgres_database_url: str) -> None:
+    _assert_attachments_are_counted(postgres_database_url)

@@ -11,7 +11,7 @@ from sqlalchemy import func, select, update
 from engine import audit, clock
 from engine.core import Engine
 from engine.models import AuditEntry, Tenant
-from engine.ports import bound_ports
+from engine.ports import LAST_WRITE, bound_ports
 from tests.sql_budget import SqlCounter
 
 
@@ -189,3 +189,34 @@ def test_waiting_audit_entries_are_written_when_the_transaction_commits_and_drop
     assert _actions_since(any_engine, last) == ["call.committed", "call.committed-too"]
     with any_engine.db.read() as s:
         assert audit.verify(s).ok
+
+
+def test_a_last_write_opens_no_savepoint_and_a_failure_after_it_marks_the_step_unsaveable(engine: Engine) -> None:
+    """``LAST_WRITE`` spares a call that writes once, at its end, the SAVEPOINT round trips; if the
+    call fails after it after all, there is nothing to roll back to, so the step is marked broken
+    (the runtime's save refuses it) rather than committing half a call."""
+    tenant = _tenant(engine)
+    last_write = update(Tenant).where(Tenant.id == tenant.id).execution_options(**{LAST_WRITE: True})
+    counter = SqlCounter(engine.db.engine)
+    with counter.block() as tally, engine.db.write() as s:
+        s.connection()
+        ports = bound_ports()
+        with ports.session() as ps:
+            ps.execute(last_write.values(description="written last"))
+            audit.record(ps, action="tenant.update", actor="t", tenant_id=tenant.id)
+        assert ports.broken is None
+    assert not any("SAVEPOINT" in st for st in tally.statements)
+    assert _tenant(engine).description == "written last"
+
+    with pytest.raises(Boom), engine.db.write() as s:
+        s.connection()
+        ports = bound_ports()
+        with pytest.raises(Boom), ports.session() as ps:
+            ps.execute(last_write.values(description="half a call"))
+            raise Boom
+        assert isinstance(ports.broken, Boom)
+        with pytest.raises(Boom), ports.session() as ps:  # a later write would not undo it either
+            ps.execute(update(Tenant).where(Tenant.id == tenant.id).values(name="never"))
+            raise Boom
+        raise Boom  # what the runtime's save does with a broken step (engine.runtime.instances)
+    assert _tenant(engine).description == "written last"
