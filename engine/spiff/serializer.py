@@ -28,6 +28,7 @@ from uuid import UUID
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.serializer.default.task_spec import BpmnTaskSpecConverter
+from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter, WorkflowConverter
 from SpiffWorkflow.bpmn.serializer.helpers import BpmnDataSpecificationConverter, EventDefinitionConverter
 from SpiffWorkflow.bpmn.serializer.helpers.registry import DefaultRegistry
 from SpiffWorkflow.bpmn.specs.bpmn_process_spec import BpmnProcessSpec
@@ -139,6 +140,18 @@ class _CompensateConverter(EventDefinitionConverter):
                 "in_event_subprocess": event_definition.in_event_subprocess}
 
 
+class _StateConverter(BpmnWorkflowConverter):
+    """An instance's state without its specs, which are stored once per definition (``spec_to_json``)
+    and restored around it: SpiffWorkflow's converter turned every spec into a dict on each save,
+    only for ``state_to_json`` to drop it (a quarter of the save's time)."""
+
+    def to_dict(self, workflow: BpmnWorkflow) -> dict[str, Any]:
+        dct = WorkflowConverter.to_dict(self, workflow)
+        dct["subprocesses"] = self.mapping_to_dict(workflow.subprocesses)
+        dct["bpmn_events"] = self.registry.convert(workflow.bpmn_events)
+        return dct
+
+
 class _Registry(DefaultRegistry):
     """Adds Decimal, date and the escaped-dict wrapper to SpiffWorkflow's registry."""
 
@@ -171,6 +184,7 @@ def _config(kind: str) -> dict:
     cfg[CompensateEventDefinition] = _CompensateConverter
     for mapping in MAPPINGS:  # data associations between both their ends
         cfg[mapping] = DataMappingConverter
+    cfg[BpmnWorkflow] = _StateConverter
     return cfg
 
 
@@ -261,9 +275,7 @@ def state_to_json(kind: str, workflow: BpmnWorkflow) -> str:
     ser = serializer(kind)
     ser.registry._encoder_mode = True
     try:
-        dct = ser.to_dict(workflow)
-        dct.pop("spec")
-        dct.pop("subprocess_specs")
+        dct = ser.to_dict(workflow)  # without the specs (``_StateConverter``)
         _escape_workflow_data(dct)
         dct[ser.VERSION_KEY] = ser.VERSION
         return json.dumps(dct, cls=ser._encoder_cls, separators=(",", ":"), allow_nan=False)

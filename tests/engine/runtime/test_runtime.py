@@ -181,6 +181,21 @@ def test_call_activity_binds_the_latest_child_at_start_and_stays_bound(any_engin
         assert workflow_data(any_engine, inst.id)["child_version"] == expected
 
 
+def test_a_saved_state_holds_no_spec_and_restores_around_the_stored_ones(engine):
+    """Specs are stored once per definition: the state of an instance waiting in a called process
+    carries neither its own spec nor the child's, and restores (and completes) around them."""
+    import json
+
+    engine.registry.deploy({"caller.bpmn": read("caller.bpmn"), "child.bpmn": read("child_v1.bpmn")})
+    inst = engine.runtime.start("caller", tenant_id="t-alpha")
+    with engine.db.read() as s:
+        state = json.loads(s.get(ProcessInstance, inst.id).state_json)
+    assert "spec" not in state and "subprocess_specs" not in state
+    assert state["subprocesses"] and all(sub["spec"] == "child" for sub in state["subprocesses"].values())
+    [(guid, _spec)] = ready_tasks(engine, inst.id)
+    assert engine.runtime.complete_task(inst.id, guid, {}, actor="u").status == "completed"
+
+
 def test_a_start_remembers_its_bindings_until_any_process_deploys(any_engine):
     """The second start of a key reads its definition (and the registry's stamp) in one statement
     instead of one per level of calls; a deploy through another engine on the same database (another
