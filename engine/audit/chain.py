@@ -160,7 +160,10 @@ def append_later(conn: Connection, rows: list[dict[str, Any]]) -> None:
 
 
 def _write_pending(conn: Connection) -> None:
-    """The transaction commits: write the entries still waiting (``append_later``)."""
+    """The transaction commits: write the entries still waiting (``append_later``). A connection
+    that broke commits nothing (and its ``info`` is cleared when it reconnects)."""
+    if conn.invalidated:
+        return
     pending = conn.info.pop(_PENDING, None)
     if pending:
         conn.execute(insert(AuditEntry.__table__), pending)
