@@ -35,14 +35,15 @@ from __future__ import annotations
 
 import keyword
 import re
+from collections.abc import Iterator
 from typing import Any
 
 from lxml import etree
 
 from engine.spiff import juel
+from engine.spiff.xmlcheck import BPMN_NS
 
 CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
-BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 EXTENSION = "camundaForm"
 _TYPES: dict[str, dict[str, Any]] = {
     "string": {"type": "string"}, "long": {"type": "integer"}, "integer": {"type": "integer"},
@@ -174,13 +175,17 @@ ZEEBE_NS = "http://camunda.org/schema/zeebe/1.0"
 _PLAIN = re.compile(r"[$#]\{\s*([A-Za-z][A-Za-z0-9_.]*)\s*\}")
 
 
-def _operator_attribute(element: etree._Element) -> str:
-    for attr in OPERATOR_ATTRS:
+def _attributes(element: etree._Element, names: tuple[str, ...]) -> Iterator[str]:
+    """The values set of the Camunda 7 or Flowable attributes ``names``, in that order, stripped."""
+    for attr in names:
         for ns in (CAMUNDA_NS, *FLOWABLE_NS):
             value = (element.get(f"{{{ns}}}{attr}") or "").strip()
             if value:
-                return value
-    return ""
+                yield value
+
+
+def _operator_attribute(element: etree._Element) -> str:
+    return next(_attributes(element, OPERATOR_ATTRS), "")
 
 
 def operator_name(element: etree._Element) -> str:
@@ -225,12 +230,8 @@ RESULT_ATTRS = ("resultVariable", "resultVariableName")
 def result_variable(element: etree._Element, bpmn_id: str) -> str:
     """Where the operator's result goes: ``camunda:resultVariable`` (Flowable:
     ``resultVariableName``) when drawn, else ``<task id>_result``."""
-    for attr in RESULT_ATTRS:
-        for ns in (CAMUNDA_NS, *FLOWABLE_NS):
-            value = (element.get(f"{{{ns}}}{attr}") or "").strip()
-            if value.isidentifier() and not value.startswith("_"):
-                return value
-    return f"{bpmn_id}_result"
+    return next((value for value in _attributes(element, RESULT_ATTRS)
+                 if value.isidentifier() and not value.startswith("_")), f"{bpmn_id}_result")
 
 
 def _operation_name(element: etree._Element) -> str:

@@ -46,8 +46,9 @@ from SpiffWorkflow.bpmn.specs.event_definitions.simple import CancelEventDefinit
 from SpiffWorkflow.bpmn.specs.mixins.events.event_types import ThrowingEvent
 from SpiffWorkflow.util.task import TaskState
 
-BPMN = "http://www.omg.org/spec/BPMN/20100524/MODEL"
-DEFINITION = f"{{{BPMN}}}compensateEventDefinition"
+from engine.spiff.xmlcheck import BPMN_NS
+
+DEFINITION = f"{{{BPMN_NS}}}compensateEventDefinition"
 START_SUFFIX = ".Compensate"
 DONE_SUFFIX = ".Compensated"
 QUEUE = "compensating"  # the throw's internal data: ids of the activity instances still to compensate

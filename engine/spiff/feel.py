@@ -48,8 +48,8 @@ from functools import lru_cache
 from typing import Any
 
 from engine.spiff import juel
+from engine.spiff.xmlcheck import BPMN_NS
 
-BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 FEEL, XPATH = "FEEL", "XPath"
 MAX_NUMBER_CHARS = 30
 MAX_SOURCE_CHARS = 10_000

@@ -13,7 +13,8 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-BPMN = "http://www.omg.org/spec/BPMN/20100524/MODEL"
+from engine.spiff.xmlcheck import BPMN_NS
+
 START_SUFFIX = "__implicit_start"
 START_NAME = "(implicit start)"
 END_SUFFIX = "__implicit_end"
@@ -34,7 +35,7 @@ def _local(element: Any) -> str:
 
 
 def _q(name: str) -> str:
-    return f"{{{BPMN}}}{name}"
+    return f"{{{BPMN_NS}}}{name}"
 
 
 def _is_event_subprocess(element: Any) -> bool:

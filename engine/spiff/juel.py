@@ -230,7 +230,6 @@ class _Parser:
                 out, shown = f"{out}[{index}]", f"{shown}[...]"
         return out
 
-
     def method_call(self, target: str, method: str) -> str:
         self.expect("(")
         args: list[str] = []

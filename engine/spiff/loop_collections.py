@@ -28,8 +28,8 @@ from SpiffWorkflow.bpmn.specs.data_spec import TaskDataReference
 from SpiffWorkflow.camunda.specs.multiinstance_task import ParallelMultiInstanceTask, SequentialMultiInstanceTask
 
 from engine.spiff.camunda import CAMUNDA_NS, ZEEBE_NS
+from engine.spiff.xmlcheck import BPMN_NS
 
-BPMN = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 _FEEL_NAME = re.compile(r"=?\s*([A-Za-z][A-Za-z0-9_]*)\s*")
 _JUEL_NAME = re.compile(r"\s*(?:[$#]\{\s*([A-Za-z][A-Za-z0-9_]*)\s*\}|([A-Za-z][A-Za-z0-9_]*))\s*")
 _ADDED = "{urn:aicmp}loopData"  # marks, in the parse's copy, loop data added from a Camunda collection
@@ -63,9 +63,9 @@ class Drawn:
 def drawn(characteristics: Any, *, added: bool = False) -> Drawn | None:
     """The collection a multi-instance marker names for Camunda 7 or 8; None when it names none or
     has BPMN's own loop data (``added``: count the loop data this module added as not there)."""
-    if not added and any(characteristics.find(f"{{{BPMN}}}{tag}") is not None for tag in _STANDARD):
+    if not added and any(characteristics.find(f"{{{BPMN_NS}}}{tag}") is not None for tag in _STANDARD):
         return None
-    zeebe = characteristics.find(f"{{{BPMN}}}extensionElements/{{{ZEEBE_NS}}}loopCharacteristics")
+    zeebe = characteristics.find(f"{{{BPMN_NS}}}extensionElements/{{{ZEEBE_NS}}}loopCharacteristics")
     if zeebe is not None and zeebe.get("inputCollection"):
         results, result = _feel_name(zeebe.get("outputCollection")), _feel_name(zeebe.get("outputElement"))
         if not (results and result):
@@ -104,7 +104,7 @@ def with_standard_loops(tree: Any) -> Any:
     """``tree`` itself when no multi-instance activity names its collection only for Camunda;
     otherwise a copy in which each such one also has BPMN's collection references."""
     root = tree.getroot() if hasattr(tree, "getroot") else tree
-    tag = f"{{{BPMN}}}multiInstanceLoopCharacteristics"
+    tag = f"{{{BPMN_NS}}}multiInstanceLoopCharacteristics"
     if not any((d := drawn(el)) is not None and d.collection for el in root.iter(tag)):
         return tree
     tree = copy.deepcopy(tree)
@@ -116,6 +116,6 @@ def with_standard_loops(tree: Any) -> Any:
         characteristics.set(_ADDED, "true")
         for local, text in (("loopDataInputRef", found.collection), ("loopDataOutputRef", found.results)):
             if text:
-                characteristics.append(characteristics.makeelement(f"{{{BPMN}}}{local}", {}))
+                characteristics.append(characteristics.makeelement(f"{{{BPMN_NS}}}{local}", {}))
                 characteristics[-1].text = text
     return tree

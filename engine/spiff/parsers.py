@@ -134,12 +134,12 @@ def _local_items(parser_class: type) -> type:
     return _MIXED["local-items", parser_class]
 
 
-def _bounded_timers(classes: dict[str, tuple[type, type]]) -> dict[str, tuple[type, type]]:
-    """The parser table with each event parser (anything that may read a timer) made bounded,
-    each conditional gateway parser taking flows without a condition, every other task and event
-    parser splitting implicitly, and every one of them mapping data associations, reading the
-    multi-instance items drawn for Camunda and keeping those items with each instance; activities with a
-    compensation handler get it parsed beside them, and compensation events are read."""
+def _aicmp_parsers(classes: dict[str, tuple[type, type]]) -> dict[str, tuple[type, type]]:
+    """SpiffWorkflow's parser table as aicmp parses: each event parser's timers bounded and its
+    compensation events read; each conditional gateway parser taking flows without a condition;
+    every other task and event parser splitting implicitly; and every task parser mapping data
+    associations, reading the multi-instance items drawn for Camunda (kept with each instance) and
+    parsing an activity's compensation handler beside it."""
     table = {}
     for tag, (parser_class, spec_class) in classes.items():
         if issubclass(parser_class, ConditionalGatewayParser):
@@ -159,7 +159,7 @@ def _bounded_timers(classes: dict[str, tuple[type, type]]) -> dict[str, tuple[ty
 
 class AicmpSpiffParser(ProcessDataStores, SpiffBpmnParser):
     PROCESS_PARSER_CLASS = _mixed(CompensationHandlers, SpiffBpmnParser.PROCESS_PARSER_CLASS)
-    OVERRIDE_PARSER_CLASSES = _bounded_timers({
+    OVERRIDE_PARSER_CLASSES = _aicmp_parsers({
         **SpiffBpmnParser.PARSER_CLASSES,
         **SpiffBpmnParser.OVERRIDE_PARSER_CLASSES,
         full_tag("serviceTask"): (_OperatorServiceTaskParser, OperatorServiceTask),
@@ -168,7 +168,7 @@ class AicmpSpiffParser(ProcessDataStores, SpiffBpmnParser):
 
 class AicmpCamundaParser(ProcessDataStores, CamundaParser):
     PROCESS_PARSER_CLASS = _mixed(CompensationHandlers, CamundaParser.PROCESS_PARSER_CLASS)
-    OVERRIDE_PARSER_CLASSES = _bounded_timers({
+    OVERRIDE_PARSER_CLASSES = _aicmp_parsers({
         **CamundaParser.PARSER_CLASSES,
         **CamundaParser.OVERRIDE_PARSER_CLASSES,
         full_tag("serviceTask"): (_CamundaServiceTaskParser, CamundaServiceTask),
